@@ -1,0 +1,60 @@
+# 物业业户服务管理系统 — make run | make test | make install | make bench
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app app
+STAMP := $(VENV)/.install-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8080
+
+.PHONY: run test install translations migration lint bench jobs clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP) translations
+
+translations: $(STAMP)
+	@$(BIN)/pybabel compile -f -d translations -D messages >/dev/null
+
+run: install
+	@mkdir -p instance
+	@$(FLASK) init
+	@$(FLASK) demo --if-empty
+	@echo "打开 http://$(HOST):$(PORT)  (管理员 admin 的密码见上方 flask init 的输出;演示账号密码见 flask demo 的输出)"
+	$(FLASK) run --host $(HOST) --port $(PORT) --without-threads
+
+# The whole suite on SQLite; again on PostgreSQL (browser tests aside) when TEST_DATABASE_URL is set.
+test: install
+	$(BIN)/pytest -q
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+		echo "== PostgreSQL: $$TEST_DATABASE_URL"; \
+		WUYE_TEST_DB=pg $(BIN)/pytest -q -m "not browser"; fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check app models views jobs tests bench
+
+# Regenerate the initial migration from the models (before the first release only).
+migration: $(STAMP)
+	rm -f /tmp/wuye-migration.db migrations/versions/0001_initial.py
+	DATABASE_URL=sqlite:////tmp/wuye-migration.db $(FLASK) db migrate -m initial --rev-id 0001_initial >/dev/null
+	mv migrations/versions/0001_initial_initial.py migrations/versions/0001_initial.py
+	rm -f /tmp/wuye-migration.db
+
+extract: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
+
+jobs: install
+	$(FLASK) jobs run
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) instance/wuye.db

@@ -1,0 +1,63 @@
+"""Application factory: one start-up path for the web app, the CLI and the tests."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask
+from flask_appbuilder import AppBuilder
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.extensions import csrf, db, migrate
+
+logger = logging.getLogger(__name__)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):  # noqa: ARG001
+    """SQLite enforces foreign keys only when asked on every connection."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=os.path.join(ROOT, "instance"))
+    app.config.from_object("config")
+    if config:
+        app.config.update(config)
+    _check_production_secret(app)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
+    csrf.init_app(app)
+
+    with app.app_context():
+        import models  # noqa: F401  (every table known to SQLAlchemy and Alembic)
+        from app import formatting, hardening
+        from views import register_views
+
+        appbuilder = AppBuilder(app, db.session)
+        formatting.init_app(app)
+        hardening.init_app(app)
+        register_views(appbuilder)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _check_production_secret(app: Flask) -> None:
+    """Refuse to start in production with the development secret."""
+    if app.config.get("ENV_NAME") == "production" and (
+        not app.config.get("SECRET_KEY")
+        or app.config["SECRET_KEY"] == app.config.get("DEFAULT_SECRET_KEY")
+    ):
+        raise RuntimeError("生产环境必须设置 SECRET_KEY 环境变量(不能使用默认开发密钥)。")

@@ -1,0 +1,35 @@
+"""Named exports (`flask export NAME --period YYYY-MM -o FILE` and the report centre)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# Modules that define exports (each handbook area adds its own).
+EXPORT_MODULES: list[str] = []
+
+
+@dataclass
+class Export:
+    name: str
+    label: str
+    func: Callable  # (session, period, path, estate_id=None) -> rows written
+    needs_period: bool = True
+
+
+EXPORTS: dict[str, Export] = {}
+
+
+def export(name: str, label: str, needs_period: bool = True):
+    def register(func):
+        EXPORTS[name] = Export(name, label, func, needs_period)
+        return func
+
+    return register
+
+
+def load_exports() -> dict[str, Export]:
+    for module in EXPORT_MODULES:
+        importlib.import_module(module)
+    return EXPORTS

@@ -1,0 +1,32 @@
+"""Jinja filters and globals: local times without seconds, money, labels, the task count."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from models.base import fmt_dt, fmt_money
+
+
+def my_open_task_count() -> int:
+    from app.scope import request_user, scoped
+    from models.task import Task, tasks_for_user_clause
+    from models.workflow import Actor
+
+    user = request_user()
+    if user is None:
+        return 0
+    actor = Actor(user=user)
+    from flask import current_app
+
+    query = select(func.count(Task.id)).where(
+        Task.done_at.is_(None), tasks_for_user_clause(actor.staff_id, actor.role_names)
+    )
+    return current_app.appbuilder.session.scalar(scoped(query, Task)) or 0
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["dt"] = fmt_dt
+    app.jinja_env.filters["money"] = fmt_money
+    app.jinja_env.globals["my_open_task_count"] = my_open_task_count
+    app.jinja_env.globals["company_name"] = app.config.get("COMPANY_NAME", "")

@@ -1,0 +1,186 @@
+"""Estate scoping: one mechanism every estate-owned model gets, in lists, pages, actions and the API.
+
+A user whose staff record names estates sees and touches only rows of those estates; users with
+a company-level role see all; jobs and the CLI (no request) see all.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, g, has_request_context
+from flask_appbuilder.exceptions import DatabaseException
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import false, or_, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from models.base import PermissionDenied, ValidationError
+
+COMPANY_ROLES_DEFAULT = ("系统管理员", "公司经理")
+ALL = None
+
+
+def company_roles() -> set[str]:
+    return set(current_app.config.get("COMPANY_ROLES", COMPANY_ROLES_DEFAULT))
+
+
+def user_estate_ids(user) -> set[int] | None:
+    """The estates a user may see; None means every estate."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return set()
+    if {r.name for r in user.roles} & company_roles():
+        return ALL
+    from models.master import Staff
+
+    staff = current_app.appbuilder.session.scalar(select(Staff).where(Staff.user_id == user.id))
+    return staff.estate_ids if staff is not None else set()
+
+
+def request_user():
+    """The user of this request, logged in by the session cookie or by a JWT; None if anonymous."""
+    if not has_request_context():
+        return None
+    try:
+        user = current_app.appbuilder.sm.current_user
+    except RuntimeError:
+        user = None
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return user
+
+
+def allowed_estate_ids() -> set[int] | None:
+    """For the current request; None outside a request or for company roles."""
+    if not has_request_context():
+        return ALL
+    user = request_user()
+    cache = g.__dict__.setdefault("_estate_ids_cache", {})
+    key = user.id if user is not None else None
+    if key not in cache:
+        cache[key] = user_estate_ids(user)
+    return cache[key]
+
+
+def scope_condition(model, ids: set[int] | None):
+    if ids is None or not hasattr(model, "estate_scope_column"):
+        return None
+    column = model.estate_scope_column()
+    if not ids:
+        return (column.is_(None)) if getattr(model, "estate_shared", False) else false()
+    if getattr(model, "estate_shared", False):
+        return or_(column.in_(ids), column.is_(None))
+    return column.in_(ids)
+
+
+def scoped(query_or_select, model, ids: set[int] | None | str = "current"):
+    """Restrict a query or select to the current user's estates."""
+    if ids == "current":
+        ids = allowed_estate_ids()
+    cond = scope_condition(model, ids)
+    return query_or_select if cond is None else query_or_select.where(cond)
+
+
+def check_estate_write(item, session) -> None:
+    """Refuse writing a row into an estate the user does not work for."""
+    ids = allowed_estate_ids()
+    if ids is None or not hasattr(item, "estate_scope_column"):
+        return
+    estate_id = getattr(item, "estate_id", None)
+    if estate_id is None:
+        if getattr(item, "estate_shared", False) and not ids:
+            return
+        if getattr(item, "estate_shared", False):
+            raise PermissionDenied(_l("只有公司级角色可以登记全公司通用的记录"), "estate_id")
+        if type(item).__name__ == "Estate":
+            raise PermissionDenied(_l("只有公司级角色可以新建小区/大厦"), "estate_id")
+        raise ValidationError("estate_id", _l("请选择所属小区/大厦"))
+    if estate_id not in ids:
+        raise PermissionDenied(_l("您无权操作其他小区/大厦的数据"), "estate_id")
+
+
+INT_MAX = 2**63 - 1
+
+
+def check_integer_ranges(item) -> None:
+    """Integers beyond 64 bits overflow the database driver: refuse them as invalid input."""
+    from sqlalchemy import Integer, inspect
+
+    for column in inspect(type(item)).columns:
+        if isinstance(column.type, Integer):
+            value = getattr(item, column.key, None)
+            if isinstance(value, int) and not -INT_MAX <= value <= INT_MAX:
+                raise ValidationError(column.key, _l("数值超出范围"))
+
+
+def prepare_write(item, session) -> None:
+    """Derive the estate, check the row's rules and the user's estates (used by every write path)."""
+    check_integer_ranges(item)
+    if hasattr(item, "derive_estate"):
+        item.derive_estate(session)
+    if hasattr(item, "validate"):
+        item.validate(session)
+    check_estate_write(item, session)
+
+
+class ScopedInterface(SQLAInterface):
+    """SQLAInterface that filters every read by estate and checks every write."""
+
+    def _scope(self, query):
+        cond = scope_condition(self.obj, allowed_estate_ids())
+        return query if cond is None else query.filter(cond)
+
+    def get(self, id, filters=None, select_columns=None, outer_default_load=False):
+        try:
+            if not -INT_MAX <= int(id) <= INT_MAX:
+                return None
+        except (TypeError, ValueError):
+            return None
+        return super().get(id, filters, select_columns, outer_default_load)
+
+    def _apply_inner_all(self, query, *args, **kwargs):
+        return super()._apply_inner_all(self._scope(query), *args, **kwargs)
+
+    def _get_base_query(self, query, *args, **kwargs):
+        return super()._get_base_query(self._scope(query), *args, **kwargs)
+
+    def _write(self, item, commit: bool, merge: bool) -> None:
+        session = self.session
+        try:
+            with session.no_autoflush:
+                prepare_write(item, session)
+            if merge:
+                session.merge(item)
+            else:
+                session.add(item)
+            if commit:
+                session.commit()
+        except IntegrityError as ex:
+            session.rollback()
+            raise ValidationError("id", _l("数据与已有记录冲突(重复或引用不存在的记录)")) from ex
+        except SQLAlchemyError as ex:
+            session.rollback()
+            raise DatabaseException(str(_l("数据库错误,未保存"))) from ex
+        except Exception:
+            session.rollback()
+            raise
+
+    def add(self, item, commit: bool = True) -> None:
+        self._write(item, commit, merge=False)
+
+    def edit(self, item, commit: bool = True) -> None:
+        self._write(item, commit, merge=True)
+
+    def delete(self, item, commit: bool = True) -> None:
+        session = self.session
+        try:
+            check_estate_write(item, session)
+            if hasattr(item, "check_delete"):
+                item.check_delete(session)
+            session.delete(item)
+            if commit:
+                session.commit()
+        except IntegrityError as ex:
+            session.rollback()
+            raise ValidationError("id", _l("该记录仍被其他记录引用,不能删除")) from ex
+        except Exception:
+            session.rollback()
+            raise

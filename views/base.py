@@ -1,0 +1,404 @@
+"""Shared view machinery: estate-scoped screens and REST resources, transitions, exports."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from flask import abort, current_app, flash, redirect, request, send_file, url_for
+from flask_appbuilder import ModelRestApi, ModelView
+from flask_appbuilder.api import expose as api_expose
+from flask_appbuilder.api import protect, safe
+from flask_appbuilder.baseviews import expose
+from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_appbuilder.urltools import get_filter_args
+from flask_babel import lazy_gettext as _l
+from marshmallow import ValidationError as MarshmallowError
+
+from app.scope import request_user
+from models.base import DomainError, fmt_dt
+from models.workflow import WORKFLOWS, Actor
+
+logger = logging.getLogger(__name__)
+
+# Superset-style: one permission per concept and verb, shared by the screen and the REST resource.
+PERMISSION_MAP = {
+    "list": "read",
+    "show": "read",
+    "api": "read",
+    "api_read": "read",
+    "api_get": "read",
+    "api_column_add": "write",
+    "api_column_edit": "write",
+    "api_readvalues": "read",
+    "download": "read",
+    "add": "write",
+    "edit": "write",
+    "api_create": "write",
+    "api_update": "write",
+    "delete": "delete",
+    "api_delete": "delete",
+    "action": "read",
+    "action_post": "read",
+    "get": "read",
+    "get_list": "read",
+    "info": "read",
+    "post": "write",
+    "put": "write",
+    "export": "export",
+    "events": "read",
+    "transition": "read",
+    "do_transition": "read",
+    "print_view": "read",
+}
+
+
+def current_actor() -> Actor:
+    return Actor(user=request_user())
+
+
+def datetime_formatter(value):
+    return fmt_dt(value)
+
+
+class ScopedModelView(ModelView):
+    """A FAB ModelView over the estate-scoped interface with Chinese errors kept on the form."""
+
+    method_permission_name = PERMISSION_MAP
+    page_size = 25
+    list_template = "appbuilder/general/model/list.html"
+
+    def _handle_domain_error(self, form, error: DomainError) -> None:
+        field = getattr(form, error.field, None) if error.field else None
+        if field is not None:
+            field.errors = list(field.errors or []) + [error.message]
+        else:
+            flash(error.message, "danger")
+
+    def _add(self):
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        form = self.add_form.refresh()
+        if request.method == "POST":
+            self._fill_form_exclude_cols(exclude_cols, form)
+            if form.validate():
+                self.process_form(form, True)
+                item = self.datamodel.obj()
+                try:
+                    form.populate_obj(item)
+                    self.pre_add(item)
+                    self.datamodel.add(item)
+                    self.post_add(item)
+                except DomainError as error:
+                    self._handle_domain_error(form, error)
+                    return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+                flash(str(self.add_row_message), "success")
+                return None
+            return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+        self.update_redirect()
+        return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+
+    def _edit(self, pk):
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        pk = self.datamodel.get_pk_value(item)
+        if request.method == "POST":
+            form = self.edit_form.refresh(request.form)
+            self._fill_form_exclude_cols(exclude_cols, form)
+            form._id = pk
+            if form.validate():
+                self.process_form(form, False)
+                try:
+                    form.populate_obj(item)
+                    self.pre_update(item)
+                    self.datamodel.edit(item)
+                    self.post_update(item)
+                except DomainError as error:
+                    self._handle_domain_error(form, error)
+                    return self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+                flash(str(self.edit_row_message), "success")
+                return None
+            return self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+        form = self.edit_form.refresh(obj=item)
+        self.prefill_form(form, pk)
+        self.update_redirect()
+        return self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+
+    def _delete(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        try:
+            self.pre_delete(item)
+            self.datamodel.delete(item)
+            self.post_delete(item)
+            flash(str(self.delete_row_message), "success")
+        except DomainError as error:
+            flash(error.message, "danger")
+        self.update_redirect()
+
+    # ------------------------------------------------------------- export
+    export_columns: list[tuple[str, object]] = []
+    export_title: object = None
+
+    def export_rows(self):
+        """The rows of the list as filtered now (scoped, in the list's order)."""
+        get_filter_args(self._filters)
+        order_column, order_direction = self.base_order or ("", "")
+        _, items = self.datamodel.query(self._filters, order_column, order_direction)
+        return items
+
+    @expose("/export/")
+    @has_access
+    @permission_name("export")
+    def export(self):
+        from app.xlsx import workbook_response
+
+        columns = self.export_columns or [(c, self.label_columns.get(c, c)) for c in self.list_columns]
+        title = str(self.export_title or self.list_title or self.__class__.__name__)
+        return workbook_response(title, columns, self.export_rows())
+
+
+class ScopedModelRestApi(ModelRestApi):
+    """A FAB ModelRestApi over the estate-scoped interface; domain errors answer 4xx, never 500."""
+
+    method_permission_name = PERMISSION_MAP
+    allow_browser_login = False
+    workflow_type: str | None = None
+
+    def _domain_response(self, error: DomainError):
+        self.datamodel.session.rollback()
+        return self.response(error.status, message=error.payload())
+
+    def post_headless(self):
+        try:
+            return self._checked(super().post_headless())
+        except DomainError as error:
+            return self._domain_response(error)
+
+    def put_headless(self, pk):
+        try:
+            return self._checked(super().put_headless(pk))
+        except DomainError as error:
+            return self._domain_response(error)
+
+    def delete_headless(self, pk):
+        try:
+            return self._checked(super().delete_headless(pk))
+        except DomainError as error:
+            return self._domain_response(error)
+
+    def _checked(self, response):
+        if response.status_code >= 400:
+            self.datamodel.session.rollback()
+        return response
+
+    # ------------------------------------------------------------- transitions
+    def transition_params(self) -> dict:
+        if not request.data:
+            return {}
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise MarshmallowError({"body": [str(_l("请求体必须是 JSON 对象"))]})
+        return body
+
+    @api_expose("/<int:pk>/<string:transition>", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("transition")
+    def transition(self, pk: int, transition: str):
+        """Apply a state transition to a record
+        ---
+        post:
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          - in: path
+            schema:
+              type: string
+            name: transition
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+          responses:
+            200:
+              description: the updated record
+            403:
+              $ref: '#/components/responses/403'
+            404:
+              $ref: '#/components/responses/404'
+            409:
+              description: the move is not allowed now
+            422:
+              $ref: '#/components/responses/422'
+        """
+        workflow = WORKFLOWS.get(self.workflow_type or "")
+        if workflow is None:
+            return self.response_404()
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            return self.response_404()
+        try:
+            params = self.transition_params()
+        except MarshmallowError as err:
+            return self.response_400(message=err.messages)
+        session = self.datamodel.session
+        try:
+            workflow.apply(session, item, transition, current_actor(), params=params)
+            session.commit()
+        except DomainError as error:
+            return self._domain_response(error)
+        except TypeError as error:  # unexpected keys in the body
+            session.rollback()
+            logger.info("bad transition body: %s", error)
+            return self.response_400(message=str(_l("请求参数不正确:%(e)s", e=_unexpected_key(error))))
+        session.refresh(item)
+        return self.response(200, id=item.id, result=self.show_model_schema.dump(item))
+
+    @api_expose("/<int:pk>/events", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("events")
+    def events(self, pk: int):
+        """The event log of a record
+        ---
+        get:
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          responses:
+            200:
+              description: events, oldest first
+        """
+        workflow = WORKFLOWS.get(self.workflow_type or "")
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None or workflow is None:
+            return self.response_404()
+        events = workflow.events(self.datamodel.session, item.id)
+        return self.response(200, result=[e.to_api(workflow) for e in events])
+
+
+def _unexpected_key(error: TypeError) -> str:
+    text = str(error)
+    if "unexpected keyword argument" in text:
+        return text.split("unexpected keyword argument")[-1].strip()
+    return text
+
+
+def redirect_back(default_endpoint: str | None = None):
+    target = request.referrer
+    if target and target.startswith(request.host_url):
+        return redirect(target)
+    return redirect(url_for(default_endpoint) if default_endpoint else "/")
+
+
+def now_utc() -> datetime:
+    from models.base import utcnow
+
+    return utcnow()
+
+
+def send_xlsx(path_or_buffer, filename: str):
+    return send_file(
+        path_or_buffer,
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        as_attachment=True,
+        download_name=filename,
+    )
+
+
+def app_config(key: str, default=None):
+    return current_app.config.get(key, default)
+
+
+# ---------------------------------------------------------------- transitions on screens
+class TransitionViewMixin:
+    """Screens for a workflow: `/do/<name>/<pk>` shows the move's form (if it takes input), applies it
+    through the workflow, flashes the result and returns to the record. Grid actions made with
+    `transition_action` call the same page (or apply at once when the move takes no input)."""
+
+    workflow_type: str | None = None
+    # transition name -> WTForms form class collecting its parameters
+    transition_forms: dict = {}
+    transition_template = "wuye/transition_form.html"
+
+    def _workflow(self):
+        return WORKFLOWS[self.workflow_type]
+
+    def _form_params(self, form) -> dict:
+        return {k: v for k, v in form.data.items() if k != "csrf_token"}
+
+    def apply_transition(self, item, name: str, params: dict | None = None) -> bool:
+        session = self.datamodel.session
+        try:
+            self._workflow().apply(session, item, name, current_actor(), params=params or {})
+            session.commit()
+        except DomainError:
+            session.rollback()
+            raise
+        return True
+
+    @expose("/do/<string:name>/<pk>", methods=["GET", "POST"])
+    @has_access
+    @permission_name("do_transition")
+    def do_transition(self, name, pk):
+        workflow = self._workflow()
+        transition = workflow.transitions.get(name)
+        ids = [p for p in str(pk).split(",") if p]
+        items = [self.datamodel.get(i, self._base_filters) for i in ids]
+        if transition is None or not items or any(i is None for i in items):
+            abort(404)
+        form_cls = self.transition_forms.get(name)
+        form = form_cls() if form_cls else None
+        if form is not None and hasattr(self, "prepare_transition_form"):
+            self.prepare_transition_form(name, form, items)
+        if request.method == "POST" and (form is None or form.validate()):
+            params = self._form_params(form) if form is not None else {}
+            done = 0
+            for item in items:
+                try:
+                    self.apply_transition(item, name, params)
+                    done += 1
+                except DomainError as error:
+                    if form is not None and len(items) == 1:
+                        field = getattr(form, error.field, None) if error.field else None
+                        if field is not None:
+                            field.errors = list(field.errors or []) + [error.message]
+                        else:
+                            flash(error.message, "danger")
+                        return self.render_template(
+                            self.transition_template, form=form, items=items, transition=transition, view=self
+                        )
+                    flash(f"{item}:{error.message}", "danger")
+            if done:
+                flash(str(_l("「%(label)s」已完成 %(n)s 条", label=transition.label, n=done)), "success")
+            if len(items) == 1:
+                return redirect(url_for(f"{self.__class__.__name__}.show", pk=items[0].id))
+            return redirect(url_for(f"{self.__class__.__name__}.list"))
+        # a move without input still goes through a POST (CSRF): the page asks for confirmation
+        return self.render_template(self.transition_template, form=form, items=items, transition=transition, view=self)
+
+
+def transition_action(name: str, label, icon: str = "fa-play", multiple: bool = True):
+    """A FAB grid/show action that opens the transition page for the selected rows."""
+    from flask_appbuilder.actions import action
+
+    @action(name, label, None, icon, multiple=multiple, single=True)
+    def _act(self, items):
+        items = items if isinstance(items, list) else [items]
+        ids = ",".join(str(i.id) for i in items if i is not None)
+        if not ids:
+            abort(404)
+        return redirect(url_for(f"{self.__class__.__name__}.do_transition", name=name, pk=ids))
+
+    _act.__name__ = f"action_{name}"
+    return _act
