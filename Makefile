@@ -41,10 +41,10 @@ lint: $(STAMP)
 
 # Regenerate the initial migration from the models (before the first release only).
 migration: $(STAMP)
-	rm -f /tmp/wuye-migration.db migrations/versions/0001_initial.py
-	DATABASE_URL=sqlite:////tmp/wuye-migration.db $(FLASK) db migrate -m initial --rev-id 0001_initial >/dev/null
-	mv migrations/versions/0001_initial_initial.py migrations/versions/0001_initial.py
-	rm -f /tmp/wuye-migration.db
+	@tmp=$$(mktemp -d) && rm -f migrations/versions/0001_initial.py && \
+	DATABASE_URL=sqlite:///$$tmp/m.db $(FLASK) db migrate -m initial --rev-id 0001_initial >/dev/null 2>&1 && \
+	mv migrations/versions/0001_initial_initial.py migrations/versions/0001_initial.py && rm -rf $$tmp && \
+	echo "migrations/versions/0001_initial.py regenerated"
 
 extract: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .

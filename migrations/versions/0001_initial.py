@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-11-29 00:28:44.625245
+Create Date: 2026-11-29 00:31:46.465050
 
 """
 from alembic import op
