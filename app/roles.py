@@ -107,7 +107,6 @@ EVERYONE = [
     ("can_this_form_post", "UserInfoEditView"),
     ("can_userinfo", "UserDBModelView"),
     ("can_get", "MenuApi"),
-    ("menu_access", "我的待办"),
 ]
 
 

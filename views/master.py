@@ -22,7 +22,7 @@ from models.master import (
     phone_error,
 )
 from views import add_screen
-from views.base import ScopedModelRestApi, ScopedModelView, datetime_formatter
+from views.base import ScopedModelRestApi, ScopedModelView
 
 
 class PhoneCheck:
@@ -108,7 +108,6 @@ class EstateView(ScopedModelView):
         "complaint_phone_night": StringField(_l("投诉电话(晚间)"), validators=[Optional(), PhoneCheck(False)]),
     }
     validators_columns = {"households": [NumberRange(min=0, message=_l("户数不能为负数"))]}
-    formatters_columns = {"created_on": datetime_formatter, "changed_on": datetime_formatter}
 
 
 class BuildingView(ScopedModelView):
@@ -159,7 +158,6 @@ class OwnerView(ScopedModelView):
         "phone": StringField(_l("电话"), validators=[DataRequired(message=_l("请填写电话号码")), PhoneCheck()]),
         "kind": _enum_select(OwnerKind, _l("业主/租户")),
     }
-    formatters_columns = {"created_on": datetime_formatter, "changed_on": datetime_formatter}
     export_title = _l("业户名册")
     export_columns = [
         ("estate.name", _l("小区/大厦")),
@@ -170,12 +168,6 @@ class OwnerView(ScopedModelView):
         ("kind_label", _l("业主/租户")),
         ("company", _l("住户单位")),
     ]
-
-    def _init_properties(self):
-        super()._init_properties()
-        self._filters = self.datamodel.get_filters(
-            self.search_columns, {k: [f(k, self.datamodel) for f in v] for k, v in self.search_filters.items()}
-        )
 
 
 class DepartmentView(ScopedModelView):

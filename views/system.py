@@ -13,7 +13,7 @@ from app.scope import allowed_estate_ids
 from models.roster import HEADERS, RosterError, import_roster
 from models.system import SETTINGS, JobRun, Setting
 from views import add_screen
-from views.base import ScopedModelView, datetime_formatter
+from views.base import ScopedModelView
 
 
 class JobRunView(ScopedModelView):
@@ -36,7 +36,6 @@ class JobRunView(ScopedModelView):
     show_columns = list_columns + ["error"]
     search_columns = ["name", "outcome", "as_of"]
     base_order = ("id", "desc")
-    formatters_columns = {"as_of": datetime_formatter, "started_at": datetime_formatter, "finished_at": datetime_formatter}
 
 
 class SettingView(ScopedModelView):

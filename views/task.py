@@ -12,7 +12,7 @@ from models.base import DomainError
 from models.task import Task, task_flow, tasks_for_user_clause
 from models.workflow import Actor
 from views import add_screen
-from views.base import ScopedModelRestApi, ScopedModelView, current_actor, datetime_formatter
+from views.base import ScopedModelRestApi, ScopedModelView, current_actor
 
 
 class MyTasksInterface(ScopedInterface):
@@ -55,7 +55,6 @@ class _TaskViewBase(ScopedModelView):
     search_columns = ["kind", "status", "estate", "title", "due_at"]
     base_permissions = ["can_read", "can_done"]
     base_order = ("due_at", "asc")
-    formatters_columns = {"due_at": datetime_formatter, "created_at": datetime_formatter, "done_at": datetime_formatter}
     method_permission_name = ScopedModelView.method_permission_name | {"action_done": "done"}
 
     @action("done", _l("标记完成"), _l("确定把选中的待办标记为完成?"), "fa-check", multiple=True, single=True)
@@ -97,7 +96,6 @@ class TaskView(ScopedModelView):
     list_columns = _TaskViewBase.list_columns + ["done_at"]
     show_columns = _TaskViewBase.show_columns
     search_columns = _TaskViewBase.search_columns
-    formatters_columns = _TaskViewBase.formatters_columns
     base_order = ("created_at", "desc")
 
 
@@ -116,9 +114,6 @@ class TaskApi(ScopedModelRestApi):
 
 
 def register(appbuilder) -> None:
-    appbuilder.add_view(MyTaskView, "我的待办", label=_l("我的待办"), icon="fa-bell")
-    from app.roles import MENU_CONCEPTS
-
-    MENU_CONCEPTS["我的待办"] = "Task"
+    appbuilder.add_view_no_menu(MyTaskView)  # reached from the bell in the navbar and the home page
     add_screen(appbuilder, TaskView, "AllTasks", _l("全部待办"), "Reports", "fa-tasks")
     appbuilder.add_api(TaskApi)
