@@ -127,6 +127,19 @@ class Workflow:
     status_labels: Callable[[str], str]
     transitions: dict[str, Transition] = field(default_factory=dict)
     status_attr: str = "status"
+    listeners: dict[str, list[Callable]] = field(default_factory=dict)
+
+    def on(self, name: str):
+        """Register `fn(obj, event, actor, now, session)` to run after a transition, in the same
+        transaction (e.g. the revisit plan when a repair order is completed)."""
+
+        def register(fn):
+            bucket = self.listeners.setdefault(name, [])
+            if fn not in bucket:
+                bucket.append(fn)
+            return fn
+
+        return register
 
     def add(self, name, sources, target, label, permission=None):
         """Decorator registering the handler of a transition."""
@@ -185,6 +198,8 @@ class Workflow:
         )
         session.add(event)
         session.flush()
+        for listener in self.listeners.get(name, []):
+            listener(obj, event=event, actor=actor, now=now, session=session)
         logger.info("%s %s: %s %s -> %s", self.object_type, obj.id, name, state, new_state)
         return event
 
