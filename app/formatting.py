@@ -30,3 +30,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = fmt_money
     app.jinja_env.globals["my_open_task_count"] = my_open_task_count
     app.jinja_env.globals["company_name"] = app.config.get("COMPANY_NAME", "")
+
+    @app.context_processor
+    def print_defaults():
+        from models.base import utcnow
+
+        return {"printed_at": utcnow()}
