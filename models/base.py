@@ -65,6 +65,16 @@ def fmt_money(value) -> str:
     return "" if value is None else f"{Decimal(value):,.2f}"
 
 
+def amount_in_words(value) -> str:
+    """An amount in RMB capitals as written on forms (合计大写): 123.45 → 壹佰贰拾叁元肆角伍分."""
+    import cn2an
+
+    amount = money(value if value is not None else 0)
+    if amount < 0:
+        return "负" + amount_in_words(-amount)
+    return cn2an.an2cn(f"{amount:.2f}", "rmb")
+
+
 class UTCDateTime(TypeDecorator):
     """Stored as naive UTC, read back as aware UTC; naive input is Asia/Shanghai time."""
 
