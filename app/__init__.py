@@ -43,7 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
         from app import formatting, hardening
         from views import register_views
 
-        appbuilder = AppBuilder(app, db.session)
+        appbuilder = AppBuilder(app, db.session, base_template="wuye/layout.html")
         formatting.init_app(app)
         hardening.init_app(app)
         register_views(appbuilder)

@@ -38,7 +38,7 @@ def init_database(admin_password: str | None = None) -> dict:
     if sm.find_user(username="admin") is None:
         password = admin_password or generate_password()
         role = sm.find_role(sm.auth_role_admin)
-        user = sm.add_user("admin", "系统", "管理员", "admin@example.com", role, password)
+        user = sm.add_user("admin", "管理员", "系统", "admin@example.com", role, password)
         if not user:
             raise click.ClickException("创建管理员失败")
         result.update(admin_created=True, admin_password=password)

@@ -27,15 +27,11 @@ def add_screen(appbuilder, view, name: str, label, category: str, icon: str = "f
 
 
 def register_views(appbuilder) -> None:
-    # Order of the menu bar follows the handbook areas.
-    for category, (label, icon) in CATEGORIES.items():
-        if category != "Security":
-            appbuilder.menu.add_category(category, icon=icon, label=label)
     from views import master, system, task
 
     task.register(appbuilder)
     master.register(appbuilder)
     system.register(appbuilder)
-    # FAB adds its security menu first; the system settings belong at the end of the bar.
-    menu = appbuilder.menu.menu
-    menu.sort(key=lambda item: item.name == "Security")
+    # The menu bar follows the handbook areas, system settings last (FAB adds its menu first).
+    order = list(CATEGORIES)
+    appbuilder.menu.menu.sort(key=lambda item: order.index(item.name) if item.name in order else len(order))

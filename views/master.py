@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_
@@ -58,7 +59,7 @@ class FilterOwnerQuick(BaseFilter):
 
 
 def _enum_select(enum_cls, label):
-    return SelectField(label, choices=enum_cls.choices(), validators=[DataRequired()])
+    return SelectField(label, choices=enum_cls.choices(), validators=[DataRequired()], widget=Select2Widget())
 
 
 MASTER_LABELS = {
@@ -104,8 +105,8 @@ class EstateView(ScopedModelView):
     base_order = ("name", "asc")
     add_form_extra_fields = edit_form_extra_fields = {
         "kind": _enum_select(EstateKind, _l("类型")),
-        "complaint_phone_day": StringField(_l("投诉电话(白天)"), validators=[Optional(), PhoneCheck(False)]),
-        "complaint_phone_night": StringField(_l("投诉电话(晚间)"), validators=[Optional(), PhoneCheck(False)]),
+        "complaint_phone_day": StringField(_l("投诉电话(白天)"), validators=[Optional(), PhoneCheck(False)], widget=BS3TextFieldWidget()),
+        "complaint_phone_night": StringField(_l("投诉电话(晚间)"), validators=[Optional(), PhoneCheck(False)], widget=BS3TextFieldWidget()),
     }
     validators_columns = {"households": [NumberRange(min=0, message=_l("户数不能为负数"))]}
 
@@ -155,7 +156,7 @@ class OwnerView(ScopedModelView):
     search_filters = {"name": [FilterOwnerQuick]}
     base_order = ("name", "asc")
     add_form_extra_fields = edit_form_extra_fields = {
-        "phone": StringField(_l("电话"), validators=[DataRequired(message=_l("请填写电话号码")), PhoneCheck()]),
+        "phone": StringField(_l("电话"), validators=[DataRequired(message=_l("请填写电话号码")), PhoneCheck()], widget=BS3TextFieldWidget()),
         "kind": _enum_select(OwnerKind, _l("业主/租户")),
     }
     export_title = _l("业户名册")
@@ -185,7 +186,7 @@ class DepartmentView(ScopedModelView):
     base_order = ("name", "asc")
     add_form_extra_fields = edit_form_extra_fields = {
         "kind": _enum_select(DepartmentKind, _l("类型")),
-        "phone": StringField(_l("电话"), validators=[Optional(), PhoneCheck(False)]),
+        "phone": StringField(_l("电话"), validators=[Optional(), PhoneCheck(False)], widget=BS3TextFieldWidget()),
     }
 
 
@@ -203,7 +204,7 @@ class StaffView(ScopedModelView):
     search_columns = ["name", "department", "active"]
     base_order = ("name", "asc")
     add_form_extra_fields = edit_form_extra_fields = {
-        "phone": StringField(_l("电话"), validators=[Optional(), PhoneCheck(False)]),
+        "phone": StringField(_l("电话"), validators=[Optional(), PhoneCheck(False)], widget=BS3TextFieldWidget()),
     }
 
 
