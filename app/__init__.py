@@ -27,6 +27,8 @@ def _sqlite_pragmas(dbapi_connection, connection_record):  # noqa: ARG001
 
 
 def create_app(config: dict | None = None) -> Flask:
+    # FAB warns about the security models' relation columns it cannot filter: noise for operators.
+    logging.getLogger("flask_appbuilder.models.filters").setLevel(logging.ERROR)
     app = Flask(__name__, instance_path=os.path.join(ROOT, "instance"))
     app.config.from_object("config")
     if config:

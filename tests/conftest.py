@@ -35,7 +35,7 @@ def app():
             "WTF_CSRF_ENABLED": False,
             "RATELIMIT_ENABLED": False,
             "AUTH_RATE_LIMITED": False,
-            "SECRET_KEY": "test-secret",
+            "SECRET_KEY": "test-secret-key-of-at-least-32-bytes",
             "SERVER_NAME": None,
         }
     )
