@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 # Modules that define exports (each handbook area adds its own).
-EXPORT_MODULES: list[str] = []
+EXPORT_MODULES: list[str] = ["models.reception_summary", "models.kpi"]
 
 
 @dataclass
@@ -16,14 +16,15 @@ class Export:
     label: str
     func: Callable  # (session, period, path, estate_id=None) -> rows written
     needs_period: bool = True
+    period_kind: str = "month"  # the report centre's picker: "month" (YYYY-MM) or "year" (YYYY)
 
 
 EXPORTS: dict[str, Export] = {}
 
 
-def export(name: str, label: str, needs_period: bool = True):
+def export(name: str, label: str, needs_period: bool = True, period_kind: str = "month"):
     def register(func):
-        EXPORTS[name] = Export(name, label, func, needs_period)
+        EXPORTS[name] = Export(name, label, func, needs_period, period_kind)
         return func
 
     return register

@@ -32,6 +32,11 @@ def register_views(appbuilder) -> None:
     task.register(appbuilder)
     master.register(appbuilder)
     system.register(appbuilder)
+    from views import dashboard, notify, reports
+
+    dashboard.register(appbuilder)
+    reports.register(appbuilder)
+    notify.register(appbuilder)
     # The menu bar follows the handbook areas, system settings last (FAB adds its menu first).
     order = list(CATEGORIES)
     appbuilder.menu.menu.sort(key=lambda item: order.index(item.name) if item.name in order else len(order))
