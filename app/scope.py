@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from flask import current_app, g, has_request_context
 from flask_appbuilder.exceptions import DatabaseException
+from flask_appbuilder.models.sqla import filters as fab_filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, or_, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm.exc import StaleDataError
 
-from models.base import PermissionDenied, ValidationError
+from models.base import PermissionDenied, ValidationError, stale_conflict
 
 COMPANY_ROLES_DEFAULT = ("系统管理员", "公司经理")
 ALL = None
@@ -121,8 +123,47 @@ def prepare_write(item, session) -> None:
     check_estate_write(item, session)
 
 
+# ---------------------------------------------------------------- literal text search
+def like_escape(value) -> str:
+    """Search text taken literally: `%`, `_` and the escape character match themselves."""
+    text = "" if value is None else str(value)
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _literal_like(fab_filter, pattern: str, negate: bool = False):
+    """A FAB text filter (same name and URL/API code) whose value is matched literally."""
+
+    def apply(self, query, value):
+        query, field = fab_filters.get_field_setup_query(query, self.model, self.column_name)
+        condition = field.ilike(pattern.format(like_escape(value)), escape="\\")
+        return query.filter(~condition if negate else condition)
+
+    return type(fab_filter.__name__, (fab_filter,), {"apply": apply, "__doc__": fab_filter.__doc__})
+
+
+LITERAL_FILTERS = {
+    fab_filters.FilterStartsWith: _literal_like(fab_filters.FilterStartsWith, "{}%"),
+    fab_filters.FilterNotStartsWith: _literal_like(fab_filters.FilterNotStartsWith, "{}%", negate=True),
+    fab_filters.FilterEndsWith: _literal_like(fab_filters.FilterEndsWith, "%{}"),
+    fab_filters.FilterNotEndsWith: _literal_like(fab_filters.FilterNotEndsWith, "%{}", negate=True),
+    fab_filters.FilterContains: _literal_like(fab_filters.FilterContains, "%{}%"),
+    fab_filters.FilterNotContains: _literal_like(fab_filters.FilterNotContains, "%{}%", negate=True),
+}
+
+
+class LiteralFilterConverter(fab_filters.SQLAFilterConverter):
+    """FAB's filters, with `%` and `_` in search boxes and API filters matched as typed."""
+
+    conversion_table = tuple(
+        (kind, [LITERAL_FILTERS.get(f, f) for f in classes])
+        for kind, classes in fab_filters.SQLAFilterConverter.conversion_table
+    )
+
+
 class ScopedInterface(SQLAInterface):
     """SQLAInterface that filters every read by estate and checks every write."""
+
+    filter_converter_class = LiteralFilterConverter
 
     def _scope(self, query):
         cond = scope_condition(self.obj, allowed_estate_ids())
@@ -153,6 +194,9 @@ class ScopedInterface(SQLAInterface):
                 session.add(item)
             if commit:
                 session.commit()
+        except StaleDataError as ex:
+            session.rollback()
+            raise stale_conflict() from ex
         except IntegrityError as ex:
             session.rollback()
             raise ValidationError("id", _l("数据与已有记录冲突(重复或引用不存在的记录)")) from ex
@@ -178,6 +222,9 @@ class ScopedInterface(SQLAInterface):
             session.delete(item)
             if commit:
                 session.commit()
+        except StaleDataError as ex:
+            session.rollback()
+            raise stale_conflict() from ex
         except IntegrityError as ex:
             session.rollback()
             raise ValidationError("id", _l("该记录仍被其他记录引用,不能删除")) from ex

@@ -1,4 +1,11 @@
-"""Security manager: temporary lock-out after repeated failures and Chinese password rules."""
+"""Security manager: temporary lock-out after repeated failures and Chinese password rules.
+
+Every failed login (login page or `/api/v1/security/login`) is recorded in `login_failure` by
+user name, whether the name exists or not (so the lock-out does not reveal which names exist).
+LOGIN_LOCKOUT_FAILURES failures within LOGIN_LOCKOUT_MINUTES lock the name until that many
+minutes after the last failure; while locked even the right password is refused, with a Chinese
+message on the page and in the API answer. A successful login clears the failures.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,19 @@ import logging
 import re
 from datetime import datetime, timedelta
 
-from flask import current_app
+from flask import current_app, flash, has_request_context, redirect, request
+from flask_appbuilder import expose
+from flask_appbuilder.api import safe
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
+from flask_appbuilder.security.api import SecurityApi as FabSecurityApi
+from flask_appbuilder.security.decorators import no_cache
 from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.security.views import AuthDBView as FabAuthDBView
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import delete, select
+
+from models.base import fmt_dt, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -18,22 +34,118 @@ def password_rules(password: str) -> None:
     """At least 8 characters with letters and digits; raises with a Chinese message."""
     if len(password or "") < 8:
         raise PasswordComplexityValidationError(str(_l("密码至少 8 位")))
+    if len(password) > 128:
+        raise PasswordComplexityValidationError(str(_l("密码不能超过 128 位")))
     if not re.search(r"[A-Za-z]", password) or not re.search(r"\d", password):
         raise PasswordComplexityValidationError(str(_l("密码须同时包含字母和数字")))
 
 
+def _login_key(username) -> str:
+    return (username or "").strip().lower()[:100] if isinstance(username, str) else ""
+
+
+def lockout_message(until: datetime) -> str:
+    minutes = max(1, int((until - utcnow()).total_seconds() + 59) // 60)
+    return str(
+        _l(
+            "登录失败次数过多,该账号已被临时锁定,请 %(m)s 分钟后(%(t)s 以后)再试;如忘记密码请联系系统管理员。",
+            m=minutes,
+            t=fmt_dt(until),
+        )
+    )
+
+
+class AuthDBView(FabAuthDBView):
+    """The login page, telling a locked-out user so in Chinese."""
+
+    invalid_login_message = _l("用户名或密码错误,请重新输入。")
+
+    @expose("/login/", methods=["GET", "POST"])
+    @no_cache
+    def login(self):
+        sm = self.appbuilder.sm
+        username = request.form.get("username") if request.method == "POST" else None
+        if username is not None:
+            until = sm.lockout_until(username)
+            if until is not None:
+                flash(lockout_message(until), "danger")
+                return redirect(self.appbuilder.get_url_for_login)
+        response = super().login()
+        if username is not None and not current_user.is_authenticated:
+            until = sm.lockout_until(username)
+            if until is not None:
+                flash(lockout_message(until), "danger")
+        return response
+
+
+class SecurityApi(FabSecurityApi):
+    """`POST /api/v1/security/login`, answering a locked-out name with 401 and a Chinese message."""
+
+    @expose("/login", methods=["POST"])
+    @safe
+    def login(self):
+        body = request.get_json(silent=True) if request.is_json else None
+        username = body.get("username") if isinstance(body, dict) else None
+        until = self.appbuilder.sm.lockout_until(username) if isinstance(username, str) else None
+        if until is not None:
+            return self.response(401, message=lockout_message(until))
+        return super().login()
+
+
 class WuyeSecurityManager(SecurityManager):
+    authdbview = AuthDBView
+    security_api = SecurityApi
+
+    def lockout_until(self, username) -> datetime | None:
+        """When the lock on this user name ends, or None when it is not locked."""
+        from models.security import LoginFailure
+
+        key = _login_key(username)
+        if not key:
+            return None
+        limit = int(current_app.config.get("LOGIN_LOCKOUT_FAILURES", 5))
+        minutes = int(current_app.config.get("LOGIN_LOCKOUT_MINUTES", 15))
+        if limit <= 0:
+            return None
+        now = utcnow()
+        recent = self.session.scalars(
+            select(LoginFailure.at)
+            .where(LoginFailure.username == key, LoginFailure.at > now - timedelta(minutes=minutes))
+            .order_by(LoginFailure.at.desc())
+            .limit(limit)
+        ).all()
+        if len(recent) < limit:
+            return None
+        return recent[0] + timedelta(minutes=minutes)
+
     def is_locked_out(self, user) -> bool:
-        limit = current_app.config.get("LOGIN_LOCKOUT_FAILURES", 5)
-        minutes = current_app.config.get("LOGIN_LOCKOUT_MINUTES", 15)
-        if not user or (user.fail_login_count or 0) < limit:
-            return False
-        changed = user.changed_on or datetime.now()
-        return datetime.now() - changed < timedelta(minutes=minutes)
+        return user is not None and self.lockout_until(user.username) is not None
+
+    def record_login_failure(self, username) -> None:
+        from models.security import LoginFailure
+
+        key = _login_key(username)
+        if not key:
+            return
+        in_request = has_request_context()
+        via = "api" if in_request and request.path.startswith("/api/") else "web"
+        ip = (request.remote_addr or "")[:64] if in_request else None
+        self.session.add(LoginFailure(username=key, at=utcnow(), ip=ip, via=via))
+        self.session.commit()
+
+    def clear_login_failures(self, username) -> None:
+        from models.security import LoginFailure
+
+        self.session.execute(delete(LoginFailure).where(LoginFailure.username == _login_key(username)))
+        self.session.commit()
 
     def auth_user_db(self, username, password):
-        user = self.find_user(username=username) if username else None
-        if user is not None and self.is_locked_out(user):
+        if self.lockout_until(username) is not None:
             logger.warning("login refused for %s: locked out", username)
             return None
-        return super().auth_user_db(username, password)
+        user = super().auth_user_db(username, password)
+        if user is None:
+            self.record_login_failure(username)
+        else:
+            self.clear_login_failures(username)
+        return user

@@ -1,3 +1,3 @@
 """All models, imported once so SQLAlchemy and Alembic know every table."""
 
-from models import base, master, notify, system, task, workflow  # noqa: F401
+from models import base, history, master, security, system, task, workflow  # noqa: F401

@@ -130,7 +130,8 @@ class LabeledEnum(enum.StrEnum):
 def code_column(enum_cls: type[LabeledEnum], **kw) -> Mapped[str]:
     """A String column holding enum codes (names equal values, so forms, filters and REST agree)."""
     length = max(len(m.value) for m in enum_cls) + 8
-    return mapped_column(String(length), **kw)
+    info = dict(kw.pop("info", None) or {}, enum=enum_cls)
+    return mapped_column(String(length), info=info, **kw)
 
 
 # ---------------------------------------------------------------- errors
@@ -168,6 +169,31 @@ class NotFound(DomainError):
     status = 404
 
 
+class Conflict(DomainError):
+    """Someone else changed the record since it was read (optimistic locking): HTTP 409."""
+
+    status = 409
+
+
+STALE_MESSAGE = _l("该记录已被其他人修改(您看到的是旧版本),未保存。请刷新后查看最新内容再修改。")
+
+
+def stale_conflict() -> Conflict:
+    return Conflict(STALE_MESSAGE)
+
+
+def check_version(item, submitted) -> None:
+    """Refuse a write based on an older version of the row than the one stored now."""
+    if submitted is None or submitted == "" or not hasattr(item, "version"):
+        return
+    try:
+        submitted = int(submitted)
+    except (TypeError, ValueError):
+        raise ValidationError("version", _l("版本号必须是整数")) from None
+    if submitted != item.version:
+        raise stale_conflict()
+
+
 # ---------------------------------------------------------------- audit
 def current_user_id() -> int | None:
     """The logged-in user's id, or None for jobs and the CLI."""
@@ -178,7 +204,14 @@ def current_user_id() -> int | None:
 
 
 class AuditMixinNullable:
-    """Who created and last changed a row, and when; jobs and the CLI leave the user empty."""
+    """Who created and last changed a row, and when; jobs and the CLI leave the user empty.
+
+    `version` is the optimistic lock: every UPDATE/DELETE checks the version it read and bumps it,
+    so a write based on a stale read raises `StaleDataError` (turned into `Conflict`, HTTP 409) instead
+    of silently overwriting. Every change is also written to the field history (`models.history`).
+    """
+
+    history_enabled = True
 
     created_on: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     changed_on: Mapped[datetime] = mapped_column(
@@ -198,6 +231,12 @@ class AuditMixinNullable:
             onupdate=current_user_id,
             nullable=True,
         )
+
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+
+    @declared_attr.directive
+    def __mapper_args__(cls):
+        return {"version_id_col": cls.__table__.c.version}
 
     @declared_attr
     def created_by(cls):

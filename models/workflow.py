@@ -15,7 +15,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import DomainError, NotFound, PermissionDenied, UTCDateTime, fmt_dt, utcnow
+from sqlalchemy.orm.exc import StaleDataError
+
+from models.base import DomainError, NotFound, PermissionDenied, UTCDateTime, check_version, fmt_dt, stale_conflict, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -162,13 +164,18 @@ class Workflow:
         actor: Actor,
         now: datetime | None = None,
         params: dict | None = None,
+        version: int | str | None = None,
     ) -> Event:
-        """Check state and right, run the move's rule, set the new state and log the event."""
+        """Check state and right, run the move's rule, set the new state and log the event.
+
+        `version` is the record version the caller saw: a move based on an older read is refused
+        (409) instead of acting on a record someone else changed meanwhile."""
         transition = self.transitions.get(name)
         if transition is None:
             raise NotFound(_l("没有「%(name)s」这个操作", name=name))
         if not actor.can(transition.permission_name, self.permission_view):
             raise PermissionDenied(_l("您没有「%(label)s」的权限", label=transition.label))
+        check_version(obj, version)
         state = getattr(obj, self.status_attr)
         if state not in transition.sources:
             raise TransitionRefused(
@@ -197,7 +204,10 @@ class Workflow:
             at=now,
         )
         session.add(event)
-        session.flush()
+        try:
+            session.flush()
+        except StaleDataError as exc:  # changed by someone else between our read and this write
+            raise stale_conflict() from exc
         for listener in self.listeners.get(name, []):
             listener(obj, event=event, actor=actor, now=now, session=session)
         logger.info("%s %s: %s %s -> %s", self.object_type, obj.id, name, state, new_state)

@@ -12,11 +12,14 @@ from flask_appbuilder.api import protect, safe
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_appbuilder.urltools import get_filter_args
+from flask_appbuilder.widgets import ShowWidget
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError as MarshmallowError
+from sqlalchemy.orm.exc import StaleDataError
+from wtforms import HiddenField
 
 from app.scope import request_user
-from models.base import DomainError, fmt_dt
+from models.base import DomainError, check_version, fmt_dt, stale_conflict
 from models.workflow import WORKFLOWS, Actor
 
 logger = logging.getLogger(__name__)
@@ -50,7 +53,48 @@ PERMISSION_MAP = {
     "transition": "read",
     "do_transition": "read",
     "print_view": "read",
+    "history": "read",
 }
+
+VERSION_FIELD = "row_version"
+
+
+def commit_or_conflict(session) -> None:
+    """Commit; a write on a row someone else changed meanwhile becomes a Chinese 409 conflict."""
+    try:
+        session.commit()
+    except StaleDataError as exc:
+        session.rollback()
+        raise stale_conflict() from exc
+
+
+def versioned(model) -> bool:
+    mapper = getattr(model, "__mapper__", None)
+    return mapper is not None and mapper.version_id_col is not None
+
+
+def history_lines(session, model, item, labels: dict) -> list[dict]:
+    """The field history of a record for its show page (newest first)."""
+    from models.history import describe, history_of
+
+    if not getattr(model, "history_enabled", False):
+        return []
+    return [
+        {
+            "at": entry.at,
+            "user": entry.user_name,
+            "action": entry.action_label,
+            "source": entry.source_label,
+            "fields": describe(session, model, entry, labels),
+        }
+        for entry in history_of(session, item)
+    ]
+
+
+class HistoryShowWidget(ShowWidget):
+    """FAB's show widget followed by the record's change history (修改记录)."""
+
+    template = "wuye/show_with_history.html"
 
 
 def current_actor() -> Actor:
@@ -82,9 +126,27 @@ class ScopedModelView(ModelView):
 
     method_permission_name = PERMISSION_MAP
     page_size = 25
+    show_widget = HistoryShowWidget
     # column -> custom filter classes, offered first in that column's search menu (FAB reads a
     # single-digit filter index from the URL, so they must come before FAB's ten defaults)
     search_filters: dict = {}
+
+    def __init__(self, **kwargs):
+        # A grid action `action_<name>` is granted by `can_<name>` (like the transition it starts),
+        # unless the view maps it otherwise.
+        mapping = dict(self.method_permission_name or {})
+        for attr_name in dir(type(self)):
+            func = getattr(type(self), attr_name, None)
+            if attr_name.startswith("action_") and hasattr(func, "_action") and attr_name not in mapping:
+                mapping[attr_name] = func._action[0]
+        self.method_permission_name = mapping
+        super().__init__(**kwargs)
+
+    def _init_forms(self):
+        super()._init_forms()
+        if versioned(self.datamodel.obj):
+            # the version the clerk saw travels with the edit form: saving over a newer version is refused
+            self.edit_form = type(self.edit_form.__name__, (self.edit_form,), {VERSION_FIELD: HiddenField()})
 
     def _init_properties(self):
         super()._init_properties()
@@ -143,6 +205,7 @@ class ScopedModelView(ModelView):
             if form.validate():
                 self.process_form(form, False)
                 try:
+                    self._check_form_version(form, item)
                     form.populate_obj(item)
                     self.pre_update(item)
                     self.datamodel.edit(item)
@@ -154,9 +217,70 @@ class ScopedModelView(ModelView):
                 return None
             return self._get_edit_widget(form=form, exclude_cols=exclude_cols)
         form = self.edit_form.refresh(obj=item)
+        if VERSION_FIELD in form:
+            form[VERSION_FIELD].data = item.version
         self.prefill_form(form, pk)
         self.update_redirect()
         return self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+
+    def _check_form_version(self, form, item) -> None:
+        """Refuse saving a form that was opened on an older version of the record."""
+        if VERSION_FIELD not in form:
+            return
+        submitted = form[VERSION_FIELD].data
+        del form[VERSION_FIELD]  # not a column: keep it out of populate_obj
+        check_version(item, submitted)
+
+    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
+        widgets = super()._get_show_widget(pk, item, widgets=widgets, actions=actions, show_fieldsets=show_fieldsets)
+        show = widgets.get("show")
+        if show is not None and hasattr(show, "template_args"):
+            show.template_args["history"] = history_lines(
+                self.datamodel.session, self.datamodel.obj, item, dict(self.label_columns)
+            )
+        return widgets
+
+    # ------------------------------------------------------------- actions
+    def _refuse_action(self):
+        if request_user() is None:
+            return redirect(url_for(self.appbuilder.sm.auth_view.__class__.__name__ + ".login", next=request.url))
+        flash(str(_l("您没有执行此操作的权限")), "danger")
+        return redirect(url_for(f"{self.__class__.__name__}.list"))
+
+    def _action_allowed(self, name: str) -> bool:
+        return name in self.actions and self.appbuilder.sm.has_access(
+            self.get_action_permission_name(name), self.class_permission_name
+        )
+
+    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
+    def action(self, name, pk):
+        """A show-page action: unknown names answer 404, a refused one says so in Chinese."""
+        if name not in self.actions:
+            abort(404)
+        if not self.is_get_mutation_allowed():
+            flash(str(_l("请通过页面上的按钮执行此操作")), "danger")
+            return redirect(url_for(f"{self.__class__.__name__}.list"))
+        if not self._action_allowed(name):
+            return self._refuse_action()
+        item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
+        if item is None:
+            abort(404)
+        return self.actions[name].func(item)
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        """A grid action on the selected rows (rows outside the user's estates are not found)."""
+        name = request.form.get("action", "")
+        if name not in self.actions:
+            abort(404)
+        if not self._action_allowed(name):
+            return self._refuse_action()
+        items = [self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters) for pk in request.form.getlist("rowid")]
+        items = [i for i in items if i is not None]
+        if not items:
+            flash(str(_l("没有选中可操作的记录")), "warning")
+            return redirect(url_for(f"{self.__class__.__name__}.list"))
+        return self.actions[name].func(items)
 
     def _delete(self, pk):
         item = self.datamodel.get(pk, self._base_filters)
@@ -210,11 +334,51 @@ class ScopedModelRestApi(ModelRestApi):
         except DomainError as error:
             return self._domain_response(error)
 
+    def _init_properties(self):
+        if versioned(self.datamodel.obj):
+            # every answer about a record carries its version; PUT and transitions may send it back
+            for attr in ("show_columns", "list_columns"):
+                columns = getattr(self, attr, None)
+                if columns and "version" not in columns:
+                    setattr(self, attr, list(columns) + ["version"])
+        super()._init_properties()
+
+    def _body_version(self):
+        """The version the client read: `version` in the JSON body (removed before the schema sees it)
+        or an `If-Match` header."""
+        body = request.get_json(silent=True) if request.is_json else None
+        version = body.pop("version", None) if isinstance(body, dict) else None
+        if version is None and request.headers.get("If-Match"):
+            version = request.headers["If-Match"].strip().removeprefix("W/").strip('"')
+        return version
+
     def put_headless(self, pk):
         try:
-            return self._checked(super().put_headless(pk))
+            version = self._body_version()
+            if version is not None:
+                item = self.datamodel.get(pk, self._base_filters)
+                if item is not None:
+                    check_version(item, version)
+            response = self._checked(super().put_headless(pk))
         except DomainError as error:
             return self._domain_response(error)
+        if response.status_code == 200 and versioned(self.datamodel.obj):
+            item = self.datamodel.get(pk, self._base_filters)
+            if item is not None:
+                payload = response.get_json() or {}
+                if isinstance(payload.get("result"), dict):
+                    payload["result"]["version"] = item.version
+                response = self.response(200, **payload)
+                response.headers["ETag"] = f'"{item.version}"'
+        return response
+
+    def get_headless(self, pk, **kwargs):
+        response = super().get_headless(pk, **kwargs)
+        if response.status_code == 200:
+            version = (response.get_json() or {}).get("result", {}).get("version")
+            if version is not None:
+                response.headers["ETag"] = f'"{version}"'
+        return response
 
     def delete_headless(self, pk):
         try:
@@ -280,10 +444,13 @@ class ScopedModelRestApi(ModelRestApi):
             params = self.transition_params()
         except MarshmallowError as err:
             return self.response_400(message=err.messages)
+        version = params.pop("version", None)
+        if version is None and request.headers.get("If-Match"):
+            version = request.headers["If-Match"].strip().removeprefix("W/").strip('"')
         session = self.datamodel.session
         try:
-            workflow.apply(session, item, transition, current_actor(), params=params)
-            session.commit()
+            workflow.apply(session, item, transition, current_actor(), params=params, version=version)
+            commit_or_conflict(session)
         except DomainError as error:
             return self._domain_response(error)
         except TypeError as error:  # unexpected keys in the body
@@ -316,6 +483,32 @@ class ScopedModelRestApi(ModelRestApi):
             return self.response_404()
         events = workflow.events(self.datamodel.session, item.id)
         return self.response(200, result=[e.to_api(workflow) for e in events])
+
+    @api_expose("/<int:pk>/history", methods=["GET"])
+    @protect()
+    @safe
+    @permission_name("history")
+    def history(self, pk: int):
+        """The field history of a record: who changed which field when, old and new values
+        ---
+        get:
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          responses:
+            200:
+              description: changes, newest first
+            404:
+              $ref: '#/components/responses/404'
+        """
+        from models.history import history_of
+
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None or not getattr(self.datamodel.obj, "history_enabled", False):
+            return self.response_404()
+        return self.response(200, result=[entry.to_api() for entry in history_of(self.datamodel.session, item)])
 
 
 def _unexpected_key(error: TypeError) -> str:
@@ -372,7 +565,7 @@ class TransitionViewMixin:
         session = self.datamodel.session
         try:
             self._workflow().apply(session, item, name, current_actor(), params=params or {})
-            session.commit()
+            commit_or_conflict(session)
         except DomainError:
             session.rollback()
             raise
@@ -388,15 +581,24 @@ class TransitionViewMixin:
         items = [self.datamodel.get(i, self._base_filters) for i in ids]
         if transition is None or not items or any(i is None for i in items):
             abort(404)
+        actor = current_actor()
+        if not actor.can(transition.permission_name, workflow.permission_view):
+            flash(str(_l("您没有「%(label)s」的权限", label=transition.label)), "danger")
+            if len(items) == 1:
+                return redirect(url_for(f"{self.__class__.__name__}.show", pk=items[0].id))
+            return redirect(url_for(f"{self.__class__.__name__}.list"))
         form_cls = self.transition_forms.get(name)
         form = form_cls() if form_cls else None
         if form is not None and hasattr(self, "prepare_transition_form"):
             self.prepare_transition_form(name, form, items)
         if request.method == "POST" and (form is None or form.validate()):
             params = self._form_params(form) if form is not None else {}
+            params.pop(VERSION_FIELD, None)
+            version = request.form.get(VERSION_FIELD) if len(items) == 1 else None
             done = 0
             for item in items:
                 try:
+                    check_version(item, version)
                     self.apply_transition(item, name, params)
                     done += 1
                 except DomainError as error:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-11-29 00:42:20.140641
+Create Date: 2026-11-29 00:42:32.616083
 
 """
 from alembic import op
@@ -92,6 +92,17 @@ def upgrade():
     with op.batch_alter_table('job_run', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_job_run_name'), ['name'], unique=False)
 
+    op.create_table('login_failure',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('username', sa.String(length=100), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.Column('ip', sa.String(length=64), nullable=True),
+    sa.Column('via', sa.String(length=10), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('login_failure', schema=None) as batch_op:
+        batch_op.create_index('ix_login_failure_name_at', ['username', 'at'], unique=False)
+
     op.create_table('setting',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=40), nullable=False),
@@ -171,6 +182,26 @@ def upgrade():
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('user_id', 'role_id')
     )
+    op.create_table('change_log',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('object_type', sa.String(length=60), nullable=False),
+    sa.Column('object_id', sa.Integer(), nullable=False),
+    sa.Column('object_label', sa.String(length=200), nullable=True),
+    sa.Column('action', sa.String(length=10), nullable=False),
+    sa.Column('changes', sa.Text(), nullable=False),
+    sa.Column('estate_id', sa.Integer(), nullable=True),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('source', sa.String(length=10), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('change_log', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_change_log_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_change_log_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index('ix_change_log_object', ['object_type', 'object_id', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_change_log_user_id'), ['user_id'], unique=False)
+
     op.create_table('estate',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=80), nullable=False),
@@ -181,6 +212,7 @@ def upgrade():
     sa.Column('complaint_phone_night', sa.String(length=40), nullable=True),
     sa.Column('created_on', sa.DateTime(), nullable=False),
     sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
     sa.Column('created_by_fk', sa.Integer(), nullable=True),
     sa.Column('changed_by_fk', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
@@ -225,6 +257,7 @@ def upgrade():
     sa.Column('estate_id', sa.Integer(), nullable=False),
     sa.Column('created_on', sa.DateTime(), nullable=False),
     sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
     sa.Column('created_by_fk', sa.Integer(), nullable=True),
     sa.Column('changed_by_fk', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
@@ -245,6 +278,7 @@ def upgrade():
     sa.Column('estate_id', sa.Integer(), nullable=True),
     sa.Column('created_on', sa.DateTime(), nullable=False),
     sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
     sa.Column('created_by_fk', sa.Integer(), nullable=True),
     sa.Column('changed_by_fk', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
@@ -256,52 +290,6 @@ def upgrade():
     with op.batch_alter_table('department', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_department_estate_id'), ['estate_id'], unique=False)
 
-    op.create_table('notify_webhook',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=60), nullable=False),
-    sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.Column('url', sa.String(length=500), nullable=False),
-    sa.Column('secret', sa.String(length=200), nullable=True),
-    sa.Column('enabled', sa.Boolean(), nullable=False),
-    sa.Column('events', sa.String(length=200), nullable=False),
-    sa.Column('estate_id', sa.Integer(), nullable=False),
-    sa.Column('created_on', sa.DateTime(), nullable=False),
-    sa.Column('changed_on', sa.DateTime(), nullable=False),
-    sa.Column('created_by_fk', sa.Integer(), nullable=True),
-    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
-    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
-    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
-    sa.PrimaryKeyConstraint('id')
-    )
-    with op.batch_alter_table('notify_webhook', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_notify_webhook_estate_id'), ['estate_id'], unique=False)
-
-    op.create_table('notify_message',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('webhook_id', sa.Integer(), nullable=False),
-    sa.Column('estate_id', sa.Integer(), nullable=True),
-    sa.Column('event', sa.String(length=23), nullable=False),
-    sa.Column('object_type', sa.String(length=30), nullable=True),
-    sa.Column('object_id', sa.Integer(), nullable=True),
-    sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('payload', sa.Text(), nullable=False),
-    sa.Column('state', sa.String(length=17), nullable=False),
-    sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', sa.DateTime(), nullable=True),
-    sa.Column('last_error', sa.String(length=500), nullable=True),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('delivered_at', sa.DateTime(), nullable=True),
-    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
-    sa.ForeignKeyConstraint(['webhook_id'], ['notify_webhook.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('webhook_id', 'event', 'object_type', 'object_id', name='uq_notify_message_object')
-    )
-    with op.batch_alter_table('notify_message', schema=None) as batch_op:
-        batch_op.create_index('ix_notify_message_due', ['state', 'next_attempt_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_notify_message_estate_id'), ['estate_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_notify_message_webhook_id'), ['webhook_id'], unique=False)
-
     op.create_table('staff',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=40), nullable=False),
@@ -312,6 +300,7 @@ def upgrade():
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('created_on', sa.DateTime(), nullable=False),
     sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
     sa.Column('created_by_fk', sa.Integer(), nullable=True),
     sa.Column('changed_by_fk', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
@@ -332,6 +321,7 @@ def upgrade():
     sa.Column('estate_id', sa.Integer(), nullable=False),
     sa.Column('created_on', sa.DateTime(), nullable=False),
     sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
     sa.Column('created_by_fk', sa.Integer(), nullable=True),
     sa.Column('changed_by_fk', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['building_id'], ['building.id'], ),
@@ -345,22 +335,6 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_unit_building_id'), ['building_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_unit_estate_id'), ['estate_id'], unique=False)
 
-    op.create_table('notify_delivery',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('message_id', sa.Integer(), nullable=False),
-    sa.Column('attempt', sa.Integer(), nullable=False),
-    sa.Column('at', sa.DateTime(), nullable=False),
-    sa.Column('ok', sa.Boolean(), nullable=False),
-    sa.Column('status_code', sa.Integer(), nullable=True),
-    sa.Column('response', sa.String(length=500), nullable=True),
-    sa.Column('error', sa.String(length=500), nullable=True),
-    sa.Column('duration_ms', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['message_id'], ['notify_message.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id')
-    )
-    with op.batch_alter_table('notify_delivery', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_notify_delivery_message_id'), ['message_id'], unique=False)
-
     op.create_table('owner',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=False),
@@ -372,6 +346,7 @@ def upgrade():
     sa.Column('estate_id', sa.Integer(), nullable=False),
     sa.Column('created_on', sa.DateTime(), nullable=False),
     sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
     sa.Column('created_by_fk', sa.Integer(), nullable=True),
     sa.Column('changed_by_fk', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
@@ -446,10 +421,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_owner_estate_id'))
 
     op.drop_table('owner')
-    with op.batch_alter_table('notify_delivery', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_notify_delivery_message_id'))
-
-    op.drop_table('notify_delivery')
     with op.batch_alter_table('unit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_unit_estate_id'))
         batch_op.drop_index(batch_op.f('ix_unit_building_id'))
@@ -459,16 +430,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_staff_department_id'))
 
     op.drop_table('staff')
-    with op.batch_alter_table('notify_message', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_notify_message_webhook_id'))
-        batch_op.drop_index(batch_op.f('ix_notify_message_estate_id'))
-        batch_op.drop_index('ix_notify_message_due')
-
-    op.drop_table('notify_message')
-    with op.batch_alter_table('notify_webhook', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_notify_webhook_estate_id'))
-
-    op.drop_table('notify_webhook')
     with op.batch_alter_table('department', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_department_estate_id'))
 
@@ -487,6 +448,13 @@ def downgrade():
 
     op.drop_table('event')
     op.drop_table('estate')
+    with op.batch_alter_table('change_log', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_change_log_user_id'))
+        batch_op.drop_index('ix_change_log_object')
+        batch_op.drop_index(batch_op.f('ix_change_log_estate_id'))
+        batch_op.drop_index(batch_op.f('ix_change_log_at'))
+
+    op.drop_table('change_log')
     op.drop_table('ab_user_role')
     with op.batch_alter_table('ab_user_group', schema=None) as batch_op:
         batch_op.drop_index('idx_user_id')
@@ -510,6 +478,10 @@ def downgrade():
 
     op.drop_table('ab_api_key')
     op.drop_table('setting')
+    with op.batch_alter_table('login_failure', schema=None) as batch_op:
+        batch_op.drop_index('ix_login_failure_name_at')
+
+    op.drop_table('login_failure')
     with op.batch_alter_table('job_run', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_job_run_name'))
 
