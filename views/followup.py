@@ -1,0 +1,278 @@
+"""回访与投诉 (FollowUp): what the revisit and complaint screens share, and their registration.
+
+- `BodyApi`: REST create/update that parses the JSON body field by field with the model's rules,
+  so a missing, malformed or unknown field is answered in Chinese naming it, and nothing is written.
+- form fields in Asia/Shanghai time, estate-scoped dropdowns, the show page with the event log.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+
+from flask import abort, request
+from flask_appbuilder.baseviews import expose
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.security.decorators import has_access
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from wtforms import DateField, DateTimeField, SelectField
+from wtforms.validators import DataRequired, Optional
+from wtforms.widgets import html_params
+
+from app.scope import allowed_estate_ids, scope_condition
+from models.base import TZ, DomainError, ValidationError, fmt_dt, parse_int
+from models.master import Department
+from models.workflow import WORKFLOWS
+from views.base import PERMISSION_MAP, ScopedModelRestApi
+
+logger = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- REST bodies
+class BadRequest(Exception):
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = str(message)
+
+
+def read_body(obj, body, parsers: dict, required: tuple[str, ...] = (), partial: bool = False) -> set[str]:
+    """Set the fields of `obj` from a JSON body with one parser per field `(field, value) -> value`."""
+    if not isinstance(body, dict):
+        raise BadRequest(_("请求体必须是 JSON 对象"))
+    unknown = [k for k in body if k not in parsers]
+    if unknown:
+        raise ValidationError(unknown[0], _l("未知字段 %(f)s;可以填写:%(fields)s", f=unknown[0], fields=", ".join(parsers)))
+    if not partial:
+        for field in required:
+            if body.get(field) in (None, ""):
+                raise ValidationError(field, _l("请填写此项"))
+    for key, value in body.items():
+        setattr(obj, key, parsers[key](key, value))
+    return set(body)
+
+
+def p_int(field, value):
+    return parse_int(field, value, required=False)
+
+
+def p_text(max_len: int):
+    def parse(field, value):
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise ValidationError(field, _l("必须是文字"))
+        value = value.strip()
+        if len(value) > max_len:
+            raise ValidationError(field, _l("不能超过 %(n)s 个字", n=max_len))
+        return value or None
+
+    return parse
+
+
+def p_code(enum_cls):
+    def parse(field, value):
+        if value is None or value == "":
+            return None
+        codes = [m.value for m in enum_cls]
+        if value not in codes:
+            raise ValidationError(field, _l("取值不正确,可选:%(codes)s", codes=", ".join(codes)))
+        return value
+
+    return parse
+
+
+def p_datetime(field, value):
+    from models.base import parse_dt
+
+    return parse_dt(field, value)
+
+
+def p_date(field, value):
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip()[:10]) if len(value.strip()) == 10 else date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValidationError(field, _l("日期格式不正确,应为 YYYY-MM-DD,如 2026-11-29"))
+
+
+class BodyApi(ScopedModelRestApi):
+    """POST/PUT through `body_parsers` (Chinese errors naming the field), then the scoped interface
+    (estate rules, the model's `validate`) in one transaction."""
+
+    body_parsers: dict = {}
+    body_required: tuple[str, ...] = ()
+    edit_parsers: dict | None = None
+
+    def _json(self):
+        if not request.is_json:
+            raise BadRequest(_("请求必须是 JSON(Content-Type: application/json)"))
+        body = request.get_json(silent=True)
+        if body is None:
+            raise BadRequest(_("请求体不是合法的 JSON"))
+        return body
+
+    def new_item(self):
+        return self.datamodel.obj()
+
+    def post_headless(self):
+        session = self.datamodel.session
+        try:
+            item = self.new_item()
+            read_body(item, self._json(), self.body_parsers, self.body_required)
+            self.datamodel.add(item)
+        except BadRequest as err:
+            session.rollback()
+            return self.response_400(message=err.message)
+        except DomainError as error:
+            return self._domain_response(error)
+        except IntegrityError:
+            session.rollback()
+            return self.response_422(message={"id": [str(_l("数据与已有记录冲突(重复或引用不存在的记录)"))]})
+        session.refresh(item)
+        return self.response(201, id=item.id, result=self.show_model_schema.dump(item))
+
+    def put_headless(self, pk):
+        session = self.datamodel.session
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            return self.response_404()
+        try:
+            body = self._json()
+            if isinstance(body, dict):
+                version = body.pop("version", None)
+                if version is not None:
+                    from models.base import check_version
+
+                    check_version(item, version)
+            with session.no_autoflush:
+                read_body(item, body, self.edit_parsers if self.edit_parsers is not None else self.body_parsers, partial=True)
+            self.datamodel.edit(item)
+        except BadRequest as err:
+            session.rollback()
+            return self.response_400(message=err.message)
+        except DomainError as error:
+            return self._domain_response(error)
+        session.refresh(item)
+        return self.response(200, id=item.id, result=self.show_model_schema.dump(item))
+
+
+# ---------------------------------------------------------------- forms
+class LocalDateTimeWidget:
+    """FAB's date-time picker showing the value in Asia/Shanghai without seconds."""
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("id", field.id)
+        kwargs.setdefault("name", field.name)
+        return Markup(
+            '<div class="input-group date appbuilder_datetime" data-provide="datepicker">'
+            '<span class="input-group-addon"><i class="fa fa-calendar cursor-hand"></i></span>'
+            f'<input class="form-control" data-format="yyyy-MM-dd hh:mm" {html_params(type="text", value=field._value(), **kwargs)} />'
+            "</div>"
+        )
+
+
+class LocalDateTimeField(DateTimeField):
+    """A time typed as Asia/Shanghai wall time, shown the same way."""
+
+    widget = LocalDateTimeWidget()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("format", ["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"])
+        super().__init__(label, validators, **kwargs)
+
+    def _value(self):
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        return fmt_dt(self.data) if isinstance(self.data, datetime) else ""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError(_("时间格式不正确,应为 2026-11-29 14:30")) from exc
+        if isinstance(self.data, datetime) and self.data.tzinfo is None:
+            self.data = self.data.replace(tzinfo=TZ)
+
+
+class LocalDateField(DateField):
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError(_("日期格式不正确,应为 2026-11-29")) from exc
+
+
+def enum_select(enum_cls, label, required: bool = True, blank=None):
+    choices = enum_cls.choices() if required and blank is None else [("", blank or "—")] + enum_cls.choices()
+    return SelectField(label, choices=choices, validators=[DataRequired(message=_l("请选择"))] if required else [Optional()])
+
+
+class FilterUserEstates(BaseFilter):
+    """Dropdowns list only what belongs to the user's estates."""
+
+    name = "scope"
+    arg_name = "scope"
+
+    def apply(self, query, value):
+        cond = scope_condition(self.model, allowed_estate_ids())
+        return query if cond is None else query.filter(cond)
+
+
+SCOPED_REL = [["id", FilterUserEstates, None]]
+
+
+def department_choices(estate_id: int | None) -> list[tuple[str, str]]:
+    from app.extensions import db
+
+    query = select(Department).order_by(Department.name)
+    if estate_id is not None:
+        query = query.where((Department.estate_id == estate_id) | Department.estate_id.is_(None))
+    return [("", "—")] + [(str(d.id), f"{d.name}(负责人:{d.head.name})" if d.head else d.name) for d in db.session.scalars(query)]
+
+
+class EventLogMixin:
+    """Show pages with the record's 处理记录 (event log) and related follow-up below the fields."""
+
+    show_template = "wuye/followup_show.html"
+
+    def show_extra(self, item) -> dict:
+        return {}
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        pk = self._deserialize_pk_if_composite(pk)
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            abort(404)
+        widgets = self._show(pk)
+        workflow = WORKFLOWS.get(getattr(self, "workflow_type", None) or "")
+        events = workflow.events(self.datamodel.session, item.id) if workflow else []
+        return self.render_template(
+            self.show_template,
+            pk=pk,
+            title=self.show_title,
+            widgets=widgets,
+            related_views=self._related_views,
+            item=item,
+            events=events,
+            workflow=workflow,
+            **self.show_extra(item),
+        )
+
+
+FOLLOWUP_PERMISSIONS = PERMISSION_MAP
+
+
+def register(appbuilder) -> None:
+    from views import complaint, revisit
+
+    revisit.register(appbuilder)
+    complaint.register(appbuilder)
