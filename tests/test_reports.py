@@ -1,0 +1,208 @@
+"""报表中心: every registered export in one place, estate and period pickers, one xlsx style."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import openpyxl
+import pytest
+
+from app.exports import load_exports
+from app.xlsx import Col, write_file
+from tests.conftest import login
+
+
+def _book(resp):
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
+    assert resp.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return openpyxl.load_workbook(io.BytesIO(resp.data))
+
+
+def _header(sheet) -> list[str]:
+    return [c.value for c in sheet[3] if c.value is not None]
+
+
+# ---------------------------------------------------------------- the xlsx style
+class _Row:
+    def __init__(self, number, owner, amount, hours, at):
+        self.number, self.owner, self.amount, self.hours, self.at = number, owner, amount, hours, at
+
+
+def test_one_style_chinese_headers_formats_frozen_header_and_totals(tmp_path):
+    from models.master import EstateKind
+
+    rows = [
+        _Row("WX-202611-0001", "王芳", Decimal("123.45"), 2, datetime(2026, 11, 2, 1, 5, tzinfo=UTC)),
+        _Row("WX-202611-0002", "李雷(国贸中心大厦 A座-1203 室,长期租户)", Decimal("0.55"), 3, datetime(2026, 11, 3, 16, 30, tzinfo=UTC)),
+        {"number": "WX-202611-0003", "owner": EstateKind.commercial, "amount": "10", "hours": None, "at": date(2026, 11, 4)},
+    ]
+    path = tmp_path / "s.xlsx"
+    count = write_file(
+        str(path),
+        "维修记录表 2026-11",
+        [
+            ("number", "维修单号"),
+            ("owner", "住户姓名"),
+            ("amount", "金额(元)", "money"),
+            Col("工时", "hours", "int", total=True),
+            ("at", "时间", "datetime"),
+        ],
+        rows,
+        subtitle="锦绣花园",
+    )
+    assert count == 3
+    sheet = openpyxl.load_workbook(path).active
+    assert sheet.title == "维修记录表 2026-11"
+    assert sheet["A1"].value == "维修记录表 2026-11" and sheet["A2"].value == "锦绣花园"
+    assert _header(sheet) == ["维修单号", "住户姓名", "金额(元)", "工时", "时间"]
+    assert sheet.freeze_panes == "A4"
+    assert sheet.print_title_rows == "$3:$3"
+    # Chinese text, money with two places, local time without seconds, labels instead of codes
+    assert sheet["B6"].value == "商业大厦"
+    assert sheet["C4"].number_format == "#,##0.00" and sheet["C4"].value == pytest.approx(123.45)
+    assert sheet["E4"].value == datetime(2026, 11, 2, 9, 5) and sheet["E4"].number_format == "yyyy-mm-dd hh:mm"
+    # 合计 row under the data: money and the int column that asked for it
+    assert sheet["A7"].value == "合计"
+    assert sheet["C7"].value == pytest.approx(134.00) and sheet["D7"].value == 5
+    # the long name widened its column, within reason
+    assert 30 <= sheet.column_dimensions["B"].width <= 52
+    assert sheet.auto_filter.ref == "A3:E6"
+
+
+def test_sheet_names_lose_characters_excel_forbids(tmp_path):
+    path = tmp_path / "n.xlsx"
+    write_file(str(path), "收费:付款请求书/2026?", [("a", "甲")], [])
+    book = openpyxl.load_workbook(path)
+    assert book.active.title == "收费-付款请求书-2026-"
+    assert book.active["A1"].value == "收费:付款请求书/2026?"
+
+
+# ---------------------------------------------------------------- the report centre
+def test_manager_sees_every_registered_export_and_only_their_estates(client, make):
+    mine = make.estate("锦绣花园")
+    make.estate("国贸中心大厦")
+    make.user("物业经理", estates=[mine], username="mgr")
+    login(client, "mgr")
+    page = client.get("/reports/").get_data(as_text=True)
+    for spec in load_exports().values():
+        assert str(spec.label) in page
+    assert "锦绣花园" in page and "国贸中心大厦" not in page
+    assert ">全部<" not in page  # a manager of one estate picks it; only company roles export everything
+    assert "报表中心" in page
+
+
+@pytest.mark.parametrize("role,allowed", [("总值班员", True), ("财务内勤", True), ("公司经理", True), ("接待员", False), ("维修人员", False)])
+def test_report_centre_is_for_managers_duty_room_and_finance(client, make, role, allowed):
+    estate = make.estate()
+    make.user(role, estates=[estate], username="u")
+    login(client, "u")
+    resp = client.get("/reports/")
+    assert (resp.status_code == 200) is allowed
+    download = client.get(f"/reports/download/kpi_monthly?month=2026-11&estate_id={estate.id}")
+    assert (download.status_code == 200) is allowed
+
+
+def test_kpi_sheet_downloads_with_chinese_name_and_headers(client, make):
+    estate = make.estate("锦绣花园")
+    make.user("物业经理", estates=[estate], username="mgr")
+    login(client, "mgr")
+    resp = client.get(f"/reports/download/kpi_monthly?month=2026-10&estate_id={estate.id}")
+    book = _book(resp)
+    assert "filename*=UTF-8''" in resp.headers["Content-Disposition"]
+    assert "2026-10" in resp.headers["Content-Disposition"]
+    sheet = book.active
+    assert sheet["A1"].value == "指标月报 2026-10"
+    assert _header(sheet) == ["小区/大厦", "指标", "统计范围", "实际", "目标", "结果"]
+    assert sheet.freeze_panes == "A4"
+
+
+def test_wrong_period_or_someone_elses_estate_is_explained_not_an_error(client, make):
+    mine, other = make.estate("锦绣花园"), make.estate("国贸中心大厦")
+    make.user("物业经理", estates=[mine], username="mgr")
+    login(client, "mgr")
+    resp = client.get(f"/reports/download/kpi_monthly?month=2026-13&estate_id={mine.id}", follow_redirects=True)
+    assert resp.status_code == 200 and "请选择月份" in resp.get_data(as_text=True)
+    resp = client.get(f"/reports/download/kpi_monthly?month=2026-11&estate_id={other.id}", follow_redirects=True)
+    assert "您无权导出该小区/大厦的数据" in resp.get_data(as_text=True)
+    resp = client.get("/reports/download/kpi_monthly?month=2026-11", follow_redirects=True)
+    assert "请选择小区/大厦" in resp.get_data(as_text=True)
+    resp = client.get("/reports/download/kpi_monthly?month=2026-11&estate_id=99999999999999999999", follow_redirects=True)
+    assert resp.status_code == 200 and "请选择小区/大厦" in resp.get_data(as_text=True)
+    assert client.get("/reports/download/no_such_report?month=2026-11").status_code == 404
+
+
+@pytest.fixture()
+def demo(session):
+    """The demo data of every area (departments name their heads: unlinked before the cleanup)."""
+    from sqlalchemy import update
+
+    from app.demo import make_demo
+    from models.master import Department
+
+    make_demo(session, seed=7)
+    yield
+    session.rollback()
+    session.execute(update(Department).values(head_id=None))
+    session.commit()
+
+
+def test_every_export_opens_with_headers_and_correct_totals(client, session, make, demo):
+    """Each registered export, run for an estate and a period through the report centre."""
+    from models.master import Estate
+
+    estate = session.query(Estate).order_by(Estate.id).first()
+    make.user("公司经理", username="gm")
+    login(client, "gm")
+    today = datetime.now(UTC)
+    for spec in load_exports().values():
+        period = f"{today.year}" if spec.period_kind == "year" else f"{today.year}-{today.month:02d}"
+        arg = "year" if spec.period_kind == "year" else "month"
+        for estate_arg in (f"&estate_id={estate.id}", ""):
+            resp = client.get(f"/reports/download/{spec.name}?{arg}={period}{estate_arg}")
+            book = _book(resp)
+            for sheet in book.worksheets:
+                _check_sheet(spec.name, sheet)
+
+
+def _check_sheet(name: str, sheet) -> None:
+    assert sheet["A1"].value, f"{name}: no title"
+    header = _header(sheet)
+    assert header and all(isinstance(h, str) and re.search(r"[\u4e00-\u9fff]", h) for h in header), (name, header)
+    assert sheet.freeze_panes == "A4", name
+    rows = list(sheet.iter_rows(min_row=4, values_only=True))
+    totals = [r for r in rows if "合计" in [str(v) for v in r if v is not None][:1]]
+    if not totals:
+        return
+    total_row = totals[-1]
+    data = rows[: rows.index(total_row)]
+    for i, value in enumerate(total_row):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            column = [r[i] for r in data if isinstance(r[i], (int, float))]
+            assert value == pytest.approx(sum(column), abs=0.005), (name, header[i] if i < len(header) else i)
+
+
+# ---------------------------------------------------------------- print
+def test_kpi_report_prints_on_the_shared_a4_layout(client, app, make):
+    estate = make.estate("锦绣花园")
+    make.user("物业经理", estates=[estate], username="mgr")
+    login(client, "mgr")
+    page = client.get(f"/reports/kpi/print?month=2026-11&estate_id={estate.id}").get_data(as_text=True)
+    assert app.config["COMPANY_NAME"] in page and "锦绣花园" in page and "考核指标月报" in page
+    assert "size: A4" in page
+    for signer in ("制表人", "物业经理", "公司经理"):
+        assert f"{signer}:" in page
+
+
+def test_every_printable_form_extends_the_one_a4_layout(app):
+    from pathlib import Path
+
+    folder = Path(app.root_path) / "templates" / "wuye"
+    forms = [p for p in folder.glob("*.html") if "print" in p.stem and p.name != "print_base.html"]
+    assert forms
+    for path in forms:
+        text = path.read_text(encoding="utf-8")
+        assert '{% extends "wuye/print_base.html" %}' in text, path.name
+        assert "signatures(" in text, f"{path.name}: no signature lines"
