@@ -38,7 +38,6 @@ from models.revisit import (
     Revisit,
     RevisitKind,
     RevisitStatus,
-    cancel_open_revisits,
     first_rain_day,
     needs_rain_revisit,
     plan_for,
@@ -163,7 +162,7 @@ def _issue(rect: Rectification, actor, now, session, notice=None):
     if order.status != "rectifying":
         rect._issuing = True
         try:
-            repair_flow.apply(session, order, "rectify", actor, now, {"notice": text})
+            on_behalf(session, repair_flow, order, "rectify", actor, now, {"notice": text})
         finally:
             rect._issuing = False
     close_tasks(session, "rectification_overdue", "rectification", rect.id, now, note=str(_l("整改通知已发出")))
@@ -188,6 +187,14 @@ def _close(rect: Rectification, actor, now, session, problem=None):
 def _cancel(rect: Rectification, actor, now, session, reason=None):
     rect.closed_at = now
     return reason or str(_l("维修单已取消"))
+
+
+def on_behalf(session, flow, obj, name: str, actor, now: datetime, params: dict):
+    """A move that follows from one the actor was allowed to make (issuing a notice sends the order
+    to 整改中): applied by the system, logged under the actor's name."""
+    event = flow.apply(session, obj, name, Actor.system_actor(), now, params)
+    event.user_id = actor.user_id
+    return event
 
 
 def open_rectification(session, order_id: int, statuses=OPEN_RECTIFICATION) -> Rectification | None:
@@ -283,21 +290,13 @@ def _on_rectify(order, event, actor, now, session) -> None:
     if rect is not None:
         if getattr(rect, "_issuing", False):
             return
-        rectification_flow.apply(session, rect, "issue", actor, now, {"notice": notice})
+        on_behalf(session, rectification_flow, rect, "issue", actor, now, {"notice": notice})
         return
     if open_rectification(session, order.id, (RectificationStatus.issued.value,)) is not None:
         return
     rect = new_rectification(session, order, None, notice or str(_l("整改")), now)
     rect._issuing = True
-    rectification_flow.apply(session, rect, "issue", actor, now, {"notice": notice or rect.problem})
-
-
-@repair_flow.on("cancel")
-def _on_cancel(order, event, actor, now, session) -> None:
-    system = Actor.system_actor()
-    cancel_open_revisits(session, ORDER, order.id, system, now, str(_l("维修单已取消")))
-    for rect in session.scalars(select(Rectification).where(Rectification.repair_order_id == order.id, Rectification.status.in_(OPEN_RECTIFICATION))):
-        rectification_flow.apply(session, rect, "cancel", system, now, {"reason": str(_l("维修单已取消"))})
+    on_behalf(session, rectification_flow, rect, "issue", actor, now, {"notice": notice or rect.problem})
 
 
 def new_rectification(session, order, revisit: Revisit | None, problem: str, now: datetime) -> Rectification:
@@ -345,7 +344,7 @@ def _order_revisited(revisit: Revisit, event, actor, now, session) -> None:
             rect.problem = f"{rect.problem}\n{revisit.problem}"[:4000]
         notice = getattr(revisit, "_notice", None)
         if notice:
-            rectification_flow.apply(session, rect, "issue", actor, now, {"notice": notice})
+            on_behalf(session, rectification_flow, rect, "issue", actor, now, {"notice": notice})
         return
     maybe_revisited(session, order, now)
 

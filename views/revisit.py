@@ -44,7 +44,6 @@ roles.extend(
             "Revisit": ("read", "record", "export"),
             "Rectification": ("read", "issue", "export"),
             "RainDay": ("read", "write", "delete"),
-            "RepairOrder": ("rectify",),
         },
         "接待员": {"Revisit": ("read", "record"), "RainDay": ("read", "write")},
         "物业经理": {"Revisit": ("read", "record", "export"), "Rectification": ("read", "issue"), "RainDay": ("read", "write")},
