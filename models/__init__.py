@@ -1,3 +1,4 @@
 """All models, imported once so SQLAlchemy and Alembic know every table."""
 
 from models import base, history, master, security, system, task, workflow  # noqa: F401
+from models import billing, services, services_attendance, services_price, services_subscription  # noqa: F401

@@ -32,6 +32,14 @@ def register_views(appbuilder) -> None:
     task.register(appbuilder)
     master.register(appbuilder)
     system.register(appbuilder)
+    from views import billing, services, services_attendance, services_price, services_subscription
+
+    billing.register(appbuilder)
+    services.register_catalogue(appbuilder)
+    services_price.register(appbuilder)
+    services_subscription.register(appbuilder)
+    services.register(appbuilder)
+    services_attendance.register(appbuilder)
     from views import dashboard, notify, reports
 
     dashboard.register(appbuilder)

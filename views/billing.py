@@ -1,0 +1,465 @@
+"""收费管理 screens and REST resources: fee standards, payment requests, payments, the accounts view."""
+
+from __future__ import annotations
+
+from flask import abort, request, url_for
+from flask_appbuilder import BaseView
+from flask_appbuilder.baseviews import expose
+from flask_appbuilder.forms import DynamicForm
+from flask_appbuilder.security.decorators import has_access
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from wtforms import DateTimeLocalField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from app import roles
+from app.scope import ScopedInterface, allowed_estate_ids, scoped
+from models.base import DomainError, ValidationError, utcnow
+from models.billing import (
+    FeeStandard,
+    Payment,
+    PaymentMethod,
+    PaymentRequest,
+    accounts,
+    register_payment,
+)
+from models.workflow import WORKFLOWS
+from views import add_screen
+from views.base import (
+    ScopedModelRestApi,
+    ScopedModelView,
+    TransitionViewMixin,
+    commit_or_conflict,
+    current_actor,
+    transition_action,
+)
+
+READ = ("read",)
+roles.extend(
+    {
+        "财务内勤": {
+            "PaymentRequest": ("read", "export", "pay"),
+            "Payment": ("read", "write", "export"),
+            "BillingAccounts": READ,
+            "FeeStandard": READ,
+        },
+        "接待员": {"PaymentRequest": ("read", "export", "collect"), "Payment": READ, "FeeStandard": READ},
+        "总值班员": {"FeeStandard": READ},
+        "维修人员": {"FeeStandard": READ},
+        "处主任": {"FeeStandard": READ},
+    }
+)
+
+
+class DocumentViewMixin:
+    """Show pages with the record's tables (lines, payments), links and 处理经过; a print page."""
+
+    show_template = "wuye/billing_show.html"
+    print_template: str | None = None
+
+    def show_tables(self, item) -> list[dict]:
+        """[{title, headers, rows, foot?}] shown under the record."""
+        return []
+
+    def show_links(self, item) -> list[tuple[str, str | None]]:
+        links = []
+        if self.print_template:
+            links.append((str(_l("打印")), url_for(f"{self.__class__.__name__}.print_view", pk=item.id)))
+        return links
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        pk = self._deserialize_pk_if_composite(pk)
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            abort(404)
+        widgets = self._show(pk)
+        workflow = WORKFLOWS.get(getattr(self, "workflow_type", None) or "")
+        events = workflow.events(self.datamodel.session, item.id) if workflow else []
+        return self.render_template(
+            self.show_template,
+            pk=pk,
+            title=self.show_title,
+            widgets=widgets,
+            related_views=self._related_views,
+            item=item,
+            events=events,
+            workflow=workflow,
+            tables=self.show_tables(item),
+            links=self.show_links(item),
+        )
+
+    print_title = None
+
+    def print_context(self, item) -> dict:
+        """form_title, estate_name and doc_no of the printed form (print_base.html)."""
+        return {
+            "form_title": str(self.print_title or self.show_title),
+            "estate_name": item.estate.name if getattr(item, "estate", None) else "",
+            "doc_no": getattr(item, "number", None),
+        }
+
+    @expose("/print/<pk>")
+    @has_access
+    def print_view(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None or not self.print_template:
+            abort(404)
+        return self.render_template(self.print_template, item=item, **self.print_context(item))
+
+
+MARSHMALLOW_ZH = {
+    "Not a valid number.": _l("必须是数字"),
+    "Not a valid integer.": _l("必须是整数"),
+    "Not a valid boolean.": _l("只能是 true 或 false"),
+    "Not a valid string.": _l("必须是文字"),
+    "Not a valid datetime.": _l("时间格式不正确,应为 ISO 8601,如 2026-11-29T14:30:00+08:00"),
+    "Not a valid date.": _l("日期格式不正确,应为 YYYY-MM-DD"),
+    "Not a valid time.": _l("时间格式不正确,应为 HH:MM"),
+    "Missing data for required field.": _l("必填"),
+    "Field may not be null.": _l("不能为空"),
+    "Unknown field.": _l("未知字段"),
+    "Invalid input type.": _l("数据类型不正确"),
+    "Special numeric values (nan or infinity) are not permitted.": _l("必须是有限的数字"),
+    "Related Object doesn't exist in DB": _l("引用的记录不存在"),
+    "Request is not JSON": _l("请求体必须是 JSON 对象"),
+}
+
+
+def chinese_messages(message):
+    """Marshmallow's English validation messages in Chinese, field names kept."""
+    if isinstance(message, dict):
+        return {k: chinese_messages(v) for k, v in message.items()}
+    if isinstance(message, list):
+        return [chinese_messages(m) for m in message]
+    if isinstance(message, str):
+        text = MARSHMALLOW_ZH.get(message)
+        if text is None and message.startswith("Length must be"):
+            text = _l("长度超出限制")
+        return str(text) if text is not None else message
+    return message
+
+
+class ChineseErrorsMixin:
+    """REST answers 400/422 with the field named and the reason in Chinese."""
+
+    def _translated(self, response):
+        if response.status_code in (400, 422):
+            payload = response.get_json(silent=True) or {}
+            if "message" in payload:
+                return self.response(response.status_code, message=chinese_messages(payload["message"]))
+        return response
+
+    def post_headless(self):
+        return self._translated(super().post_headless())
+
+    def put_headless(self, pk):
+        return self._translated(super().put_headless(pk))
+
+
+def money_cell(value) -> str:
+    return "" if value is None else f"{value:,.2f}"
+
+
+# ---------------------------------------------------------------- fee standards
+class FeeStandardView(ScopedModelView):
+    datamodel = ScopedInterface(FeeStandard)
+    class_permission_name = "FeeStandard"
+    list_title = _l("维修收费标准")
+    show_title = _l("收费标准详情")
+    add_title = _l("新增收费标准")
+    edit_title = _l("编辑收费标准")
+    label_columns = {
+        "name": _l("收费项目"),
+        "category": _l("类别"),
+        "unit": _l("计价单位"),
+        "labour_price": _l("人工费(元)"),
+        "material_note": _l("材料说明"),
+        "note": _l("备注"),
+        "active": _l("启用"),
+        "estate": _l("适用小区/大厦(空为全公司)"),
+    }
+    list_columns = ["name", "category", "unit", "labour_price", "material_note", "estate", "active"]
+    add_columns = edit_columns = ["name", "category", "unit", "labour_price", "material_note", "note", "estate", "active"]
+    show_columns = add_columns
+    search_columns = ["name", "category", "estate", "active"]
+    base_order = ("name", "asc")
+    export_title = _l("维修收费标准")
+
+
+class FeeStandardApi(ChineseErrorsMixin, ScopedModelRestApi):
+    resource_name = "fee_standard"
+    class_permission_name = "FeeStandard"
+    datamodel = ScopedInterface(FeeStandard)
+    list_columns = show_columns = ["id", "estate_id", "name", "category", "unit", "labour_price", "material_note", "note", "active"]
+    add_columns = edit_columns = ["estate_id", "name", "category", "unit", "labour_price", "material_note", "note", "active"]
+    search_columns = ["estate_id", "name", "category", "active"]
+    order_columns = ["id", "name"]
+
+
+# ---------------------------------------------------------------- payment requests
+class PayForm(DynamicForm):
+    amount = StringField(_l("收款金额(元)"), validators=[DataRequired(message=_l("请填写金额"))])
+    method = SelectField(_l("付款方式"), choices=PaymentMethod.choices(), validators=[DataRequired()])
+    receipt_no = StringField(_l("收据号"), validators=[DataRequired(message=_l("请填写收据号")), Length(max=40)])
+    paid_at = DateTimeLocalField(_l("收款时间"), format="%Y-%m-%dT%H:%M", validators=[Optional()],
+                                 description=_l("不填为现在"))
+    note = StringField(_l("备注"), validators=[Optional(), Length(max=200)])
+
+
+class CollectForm(DynamicForm):
+    note = TextAreaField(_l("上门收款安排"), validators=[Optional(), Length(max=200)],
+                         description=_l("如预约的上门时间;上门收款的待办将转给您"))
+
+
+REQUEST_LABELS = {
+    "number": _l("请求书编号"),
+    "estate": _l("小区/大厦"),
+    "unit": _l("房屋"),
+    "owner": _l("业户"),
+    "payer": _l("付款人"),
+    "period": _l("费用期间"),
+    "issued_on": _l("开具日期"),
+    "due_on": _l("付款期限"),
+    "total": _l("合计(元)"),
+    "total_in_words": _l("合计大写"),
+    "paid_amount": _l("已付(元)"),
+    "balance": _l("未付(元)"),
+    "status": _l("状态"),
+    "status_label": _l("状态"),
+    "collector": _l("上门收款人"),
+    "overdue_days": _l("逾期天数"),
+}
+
+
+class PaymentRequestView(DocumentViewMixin, TransitionViewMixin, ScopedModelView):
+    datamodel = ScopedInterface(PaymentRequest)
+    class_permission_name = "PaymentRequest"
+    workflow_type = "payment_request"
+    base_permissions = ["can_read", "can_export", "can_pay", "can_collect"]
+    list_title = _l("付款请求书")
+    show_title = _l("付款请求书")
+    label_columns = REQUEST_LABELS
+    list_columns = ["number", "estate", "unit", "payer", "period", "total", "paid_amount", "balance", "due_on", "status_label"]
+    show_columns = ["number", "estate", "unit", "payer", "period", "issued_on", "due_on", "total", "total_in_words",
+                    "paid_amount", "balance", "status_label", "collector"]
+    search_columns = ["number", "estate", "period", "status", "due_on", "owner"]
+    base_order = ("id", "desc")
+    print_template = "wuye/billing_request_print.html"
+    export_title = _l("付款请求书清单")
+    export_columns = [
+        ("number", _l("请求书编号")),
+        ("estate.name", _l("小区/大厦")),
+        ("unit.building.name", _l("楼栋")),
+        ("unit.room", _l("房号")),
+        ("payer", _l("付款人")),
+        ("owner.phone", _l("电话")),
+        ("period", _l("费用期间")),
+        ("issued_on", _l("开具日期"), "date"),
+        ("due_on", _l("付款期限"), "date"),
+        ("total", _l("合计(元)"), "money"),
+        ("paid_amount", _l("已付(元)"), "money"),
+        ("balance", _l("未付(元)"), "money"),
+        ("status_label", _l("状态")),
+    ]
+
+    transition_forms = {"pay": PayForm, "collect": CollectForm}
+    action_pay = transition_action("pay", _l("登记收款"), "fa-jpy", multiple=False)
+    action_collect = transition_action("collect", _l("上门收款"), "fa-motorcycle", multiple=False)
+
+    def prepare_transition_form(self, name, form, items):
+        if name == "pay" and len(items) == 1 and request.method == "GET":
+            form.amount.data = f"{items[0].balance:.2f}"
+
+    def _form_params(self, form) -> dict:
+        params = super()._form_params(form)
+        if params.get("paid_at") is None:
+            params.pop("paid_at", None)
+        return params
+
+    def show_tables(self, item) -> list[dict]:
+        lines = {
+            "title": _("费用明细"),
+            "id": "request-lines",
+            "headers": [_("序号"), _("类别"), _("期间"), _("日期"), _("项目"), _("金额(元)")],
+            "rows": [
+                [i + 1, line.source_label, line.period, line.occurred_on.isoformat() if line.occurred_on else "",
+                 line.description + (f"({line.detail})" if line.detail else ""), money_cell(line.amount)]
+                for i, line in enumerate(item.line_items)
+            ],
+            "foot": [_("合计"), "", "", "", item.total_in_words, money_cell(item.total)],
+            "numeric": [5],
+        }
+        payments = {
+            "title": _("收款记录"),
+            "id": "request-payments",
+            "headers": [_("收款时间"), _("金额(元)"), _("方式"), _("收据号"), _("登记人"), _("备注")],
+            "rows": [
+                [p.paid_at, money_cell(p.amount), p.method_label, p.receipt_no,
+                 (p.registered_by.last_name + p.registered_by.first_name) if p.registered_by else "", p.note or ""]
+                for p in item.payments
+            ],
+            "numeric": [1],
+            "empty": _("尚未收款"),
+        }
+        return [lines, payments]
+
+
+class PaymentRequestApi(ScopedModelRestApi):
+    resource_name = "payment_request"
+    class_permission_name = "PaymentRequest"
+    datamodel = ScopedInterface(PaymentRequest)
+    workflow_type = "payment_request"
+    base_permissions = ["can_read"]
+    list_columns = show_columns = [
+        "id", "number", "estate_id", "unit_id", "owner_id", "period", "issued_on", "due_on", "total",
+        "total_in_words", "paid_amount", "balance", "status", "collector_id", "lines",
+    ]
+    search_columns = ["estate_id", "unit_id", "owner_id", "period", "status", "number", "due_on"]
+    order_columns = ["id", "number", "period", "due_on"]
+
+
+class PaymentView(ScopedModelView):
+    datamodel = ScopedInterface(Payment)
+    class_permission_name = "Payment"
+    base_permissions = ["can_read", "can_export"]
+    list_title = _l("收款记录")
+    show_title = _l("收款详情")
+    label_columns = {
+        "payment_request": _l("付款请求书"),
+        "estate": _l("小区/大厦"),
+        "amount": _l("金额(元)"),
+        "method": _l("付款方式"),
+        "method_label": _l("付款方式"),
+        "receipt_no": _l("收据号"),
+        "paid_at": _l("收款时间"),
+        "registered_by": _l("登记人"),
+        "note": _l("备注"),
+        "period": _l("费用期间"),
+    }
+    list_columns = ["paid_at", "payment_request", "estate", "amount", "method_label", "receipt_no", "registered_by"]
+    show_columns = ["payment_request", "estate", "period", "amount", "method_label", "receipt_no", "paid_at", "registered_by", "note"]
+    search_columns = ["estate", "method", "receipt_no", "paid_at", "payment_request"]
+    base_order = ("paid_at", "desc")
+    export_title = _l("收款明细")
+    export_columns = [
+        ("paid_at", _l("收款时间"), "datetime"),
+        ("payment_request.number", _l("请求书编号")),
+        ("estate.name", _l("小区/大厦")),
+        ("payment_request.unit", _l("房屋")),
+        ("payment_request.payer", _l("付款人")),
+        ("period", _l("费用期间")),
+        ("amount", _l("金额(元)"), "money"),
+        ("method_label", _l("付款方式")),
+        ("receipt_no", _l("收据号")),
+    ]
+
+
+class PaymentApi(ChineseErrorsMixin, ScopedModelRestApi):
+    """`POST /api/v1/payment/` registers a payment (财务内勤 only) through the request's `pay` move."""
+
+    resource_name = "payment"
+    class_permission_name = "Payment"
+    datamodel = ScopedInterface(Payment)
+    base_permissions = ["can_read", "can_write"]
+    exclude_route_methods = {"put", "delete"}
+    list_columns = show_columns = [
+        "id", "payment_request_id", "estate_id", "amount", "method", "receipt_no", "paid_at", "registered_by_id", "note",
+    ]
+    add_columns = ["payment_request_id", "amount", "method", "receipt_no", "paid_at", "note"]
+    search_columns = ["payment_request_id", "estate_id", "method", "receipt_no", "paid_at"]
+    order_columns = ["id", "paid_at"]
+
+    FIELDS = {"payment_request_id", "amount", "method", "receipt_no", "paid_at", "note"}
+
+    def post_headless(self):
+        from models.base import parse_int
+
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return self.response_400(message={"body": [_("请求体必须是 JSON 对象")]})
+        unknown = set(body) - self.FIELDS
+        if unknown:
+            return self.response_400(message={k: [_("未知字段")] for k in sorted(unknown)})
+        session = self.datamodel.session
+        try:
+            request_id = parse_int("payment_request_id", body.get("payment_request_id"))
+            payment_request = session.scalar(
+                scoped(select(PaymentRequest).where(PaymentRequest.id == request_id), PaymentRequest)
+            )
+            if payment_request is None:
+                raise ValidationError("payment_request_id", _l("付款请求书不存在"))
+            params = {k: v for k, v in body.items() if k != "payment_request_id"}
+            payment = register_payment(session, payment_request, current_actor(), utcnow(), **params)
+            commit_or_conflict(session)
+        except DomainError as error:
+            return self._domain_response(error)
+        session.refresh(payment)
+        return self.response(201, id=payment.id, result=self.show_model_schema.dump(payment))
+
+
+# ---------------------------------------------------------------- accounts
+class AccountsView(BaseView):
+    """收费台账: what is owed and collected per estate and period."""
+
+    route_base = "/billing/accounts"
+    class_permission_name = "BillingAccounts"
+    method_permission_name = {"index": "read", "export": "read"}
+    default_view = "index"
+
+    def _rows(self):
+        period_from = (request.args.get("from") or "").strip() or None
+        period_to = (request.args.get("to") or "").strip() or None
+        import re
+
+        for value in (period_from, period_to):
+            if value and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+                period_from = period_to = None
+        estate_id = request.args.get("estate_id", type=int)
+        ids = allowed_estate_ids()
+        if estate_id:
+            ids = {estate_id} if ids is None or estate_id in ids else set()
+        return accounts(self.appbuilder.session, ids, period_from, period_to), period_from, period_to, estate_id
+
+    @expose("/")
+    @has_access
+    def index(self):
+        from models.master import Estate
+
+        rows, period_from, period_to, estate_id = self._rows()
+        estates = self.appbuilder.session.scalars(scoped(select(Estate).order_by(Estate.name), Estate)).all()
+        totals = {
+            key: sum((r[key] for r in rows), start=type(rows[0][key])(0)) if rows else 0
+            for key in ("requests", "billed", "collected", "outstanding", "overdue_count", "overdue_amount", "received_in_month")
+        }
+        return self.render_template(
+            "wuye/billing_accounts.html", rows=rows, totals=totals, estates=estates, estate_id=estate_id,
+            period_from=period_from or "", period_to=period_to or "",
+        )
+
+    @expose("/export/")
+    @has_access
+    def export(self):
+        from app.xlsx import workbook_response
+
+        rows, *_rest = self._rows()
+        columns = [
+            ("estate", _("小区/大厦")), ("period", _("费用期间")), ("requests", _("请求书份数"), "int"),
+            ("billed", _("应收(元)"), "money"), ("collected", _("已收(元)"), "money"),
+            ("outstanding", _("未收(元)"), "money"), ("overdue_count", _("逾期份数"), "int"),
+            ("overdue_amount", _("逾期未收(元)"), "money"), ("rate", _("收缴率(%)"), "number"),
+            ("received_in_month", _("当月实收(元)"), "money"),
+        ]
+        return workbook_response(_("收费台账"), columns, rows)
+
+
+def register(appbuilder) -> None:
+    add_screen(appbuilder, PaymentRequestView, "PaymentRequests", _l("付款请求书"), "Billing", "fa-file-text-o")
+    add_screen(appbuilder, PaymentView, "Payments", _l("收款记录"), "Billing", "fa-money")
+    add_screen(appbuilder, AccountsView, "BillingAccounts", _l("收费台账"), "Billing", "fa-book")
+    add_screen(appbuilder, FeeStandardView, "FeeStandards", _l("维修收费标准"), "Billing", "fa-list-ol")
+    for api in (PaymentRequestApi, PaymentApi, FeeStandardApi):
+        appbuilder.add_api(api)
+
