@@ -228,7 +228,24 @@ class Complaint(EstateOwned, AuditMixinNullable, Model):
     @property
     def summary(self) -> str:
         text = (self.content or "").replace("\n", " ")
-        return text if len(text) <= 30 else text[:30] + "…"
+        return text if len(text) <= 26 else text[:26] + "…"
+
+    @property
+    def replied_by_name(self) -> str:
+        user = self.replied_by
+        return f"{user.last_name or ''}{user.first_name or ''}" if user is not None else ""
+
+    @property
+    def received_by_name(self) -> str:
+        user = self.created_by
+        return f"{user.last_name or ''}{user.first_name or ''}" if user is not None else ""
+
+    @property
+    def reply_summary(self) -> str:
+        """答复情况 for the list: late or on time, or by when it is due."""
+        if self.replied_at is None and not self.reply_overdue(utcnow()):
+            return f"{_l('待答复')}(截止 {local(self.reply_due_at):%m-%d %H:%M})"
+        return self.reply_state
 
     @property
     def who(self) -> str:
@@ -339,6 +356,9 @@ def next_number(session, received_at: datetime) -> str:
 complaint_flow = register_workflow(
     Workflow(object_type="complaint", permission_view="Complaint", status_labels=ComplaintStatus.label_of)
 )
+
+
+complaint_flow.add("register", [], ComplaintStatus.received.value, _l("受理"))(lambda *a, **k: None)
 
 
 @complaint_flow.add("assign", OPEN_STATES, ComplaintStatus.processing.value, _l("交办部门"))

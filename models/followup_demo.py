@@ -82,6 +82,7 @@ def _complaints(session, ctx, now) -> None:
         complaint = Complaint(
             estate_id=estate.id, channel=channel, category=category, content=content, received_at=received,
             owner_id=owner.id if owner else None, unit_id=owner.unit_id if owner else None,
+            created_by_fk=clerk.user_id, changed_by_fk=clerk.user_id,
         )
         complaint.owner = owner
         complaint.unit = session.get(Unit, owner.unit_id) if owner else None
@@ -101,7 +102,7 @@ def _complaints(session, ctx, now) -> None:
             _apply(session, complaint_flow, complaint, "escalate", clerk, t, {"to": escalate, "note": "本部门协调不了,需要上级出面"})
         if stage == "processing":
             continue
-        t += timedelta(hours=rnd.choice([3, 6, 20, 30]))
+        t += timedelta(hours=rnd.choice([2, 4, 6, 18, 30]))
         reply = {
             "noise": "已约谈 1502 装修户,施工时间限定为 8:00-12:00、14:00-18:00,违规将暂停装修许可。",
             "cleaning": "已调整保洁排班,3号楼垃圾每日早晚各清运一次。",

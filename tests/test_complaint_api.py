@@ -164,3 +164,23 @@ def test_complaint_screens_in_chinese(client, make):
     # the clerk cannot answer: the page says so and nothing changes
     r = client.post(f"/complaintview/do/reply/{c.id}", data={"reply": "好"}, follow_redirects=True)
     assert "没有「答复」的权限" in r.get_data(as_text=True)
+
+
+def test_a_complaint_about_something_broken_becomes_a_repair_order_linked_both_ways(client, make):
+    estate, owner = setup_people(make)
+    h = api_token(client, "clerk")
+    cid = post(client, h, estate_id=estate.id, owner_id=owner.id, channel="phone", category="facility", content="楼道灯坏了一周没人修").json["id"]
+    r = client.post(f"/api/v1/complaint/{cid}/spawn_repair", json={"category": "sky"}, headers=h)
+    assert r.status_code == 422 and "category" in r.json["message"]
+    r = client.post(f"/api/v1/complaint/{cid}/spawn_repair", json={"category": "plumbing_electric"}, headers=h)
+    assert r.status_code == 200, r.json
+    order_id = r.json["result"]["spawned_order_id"]
+    assert order_id and r.json["result"]["status"] == "received"
+    order = client.get(f"/api/v1/repair_order/{order_id}", headers=h).json["result"]
+    assert order["source"] == "complaint" and order["estate_id"] == estate.id and order["problem"] == "楼道灯坏了一周没人修"
+    from app.extensions import db
+    from models.repair import RepairOrder
+
+    assert (db.session.get(RepairOrder, order_id).origin_type, db.session.get(RepairOrder, order_id).origin_id) == ("complaint", cid)
+    r = client.post(f"/api/v1/complaint/{cid}/spawn_repair", json={"category": "plumbing_electric"}, headers=h)
+    assert r.status_code == 409 and "已经转过维修单" in r.json["message"]

@@ -38,7 +38,7 @@ from views.followup import (
 )
 
 TRANSITIONS = ("assign", "escalate", "reply", "close", "spawn_repair")
-HEADS = ("read", "export", "assign", "escalate", "reply", "close", "spawn_repair")
+HEADS = ("read", "export", "assign", "escalate", "reply", "close")
 roles.extend(
     {
         "接待员": {"Complaint": ("read", "write", "export", "assign", "escalate", "spawn_repair"), "ComplaintWeek": ("read", "export")},
@@ -82,6 +82,23 @@ LABELS = {
     "valid": _l("有效投诉"),
     "valid_label": _l("是否有效"),
     "satisfaction_label": _l("满意度"),
+    "satisfaction": _l("满意度"),
+    "escalated_to": _l("上报至"),
+    "department_id": _l("责任部门"),
+    "unit_id": _l("房屋"),
+    "owner_id": _l("业户"),
+    "estate_id": _l("小区/大厦"),
+    "replied_by_id": _l("答复人"),
+    "reply_summary": _l("答复情况"),
+    "replied_by_name": _l("答复人"),
+    "received_by_name": _l("受理人"),
+    "source_type": _l("来源"),
+    "source_id": _l("来源编号"),
+    "repair_order": _l("所涉维修单"),
+    "repair_order_id": _l("所涉维修单"),
+    "spawned_order_id": _l("转出的维修单"),
+    "about_type": _l("涉及服务"),
+    "about_id": _l("涉及服务编号"),
     "closed_at": _l("关闭时间"),
     "close_note": _l("关闭说明"),
     "created_by": _l("受理人"),
@@ -130,17 +147,18 @@ class ComplaintView(EventLogMixin, TransitionViewMixin, ScopedModelView):
     datamodel = ScopedInterface(Complaint)
     class_permission_name = "Complaint"
     workflow_type = "complaint"
+    base_permissions = ["can_read", "can_write", "can_export"]  # never deleted: the statistics count them
     list_title = _l("投诉")
     show_title = _l("投诉处理记录")
     add_title = _l("受理投诉")
     edit_title = _l("修改投诉")
     label_columns = LABELS
-    list_columns = ["number", "received_at", "estate", "who", "category_label", "summary", "department", "status_label", "reply_due_at", "reply_state"]
+    list_columns = ["number", "received_at", "estate", "who", "category_label", "summary", "department", "status_label", "reply_summary"]
     add_columns = ["estate", "received_at", "channel", "category", "unit", "owner", "complainant", "phone", "content", "department"]
     edit_columns = ["channel", "category", "unit", "owner", "complainant", "phone", "content", "department"]
     show_fieldsets = [
-        (_l("受理"), {"fields": ["number", "received_at", "channel_label", "estate", "unit", "owner", "complainant", "phone", "category_label", "content", "department", "created_by"]}),
-        (_l("处理"), {"fields": ["status_label", "reply_due_at", "reply_state", "escalated_label", "escalated_at", "escalation_note", "reply", "replied_at", "replied_by"]}),
+        (_l("受理"), {"fields": ["number", "received_at", "channel_label", "estate", "unit", "owner", "complainant", "phone", "category_label", "content", "department", "received_by_name"]}),
+        (_l("处理"), {"fields": ["status_label", "reply_due_at", "reply_state", "escalated_label", "escalated_at", "escalation_note", "reply", "replied_at", "replied_by_name"]}),
         (_l("关闭"), {"fields": ["valid_label", "satisfaction_label", "closed_at", "close_note"]}),
     ]
     search_columns = ["number", "estate", "status", "category", "channel", "department", "received_at", "reply_due_at", "valid", "complainant", "phone"]
@@ -198,11 +216,21 @@ class ComplaintView(EventLogMixin, TransitionViewMixin, ScopedModelView):
         if item.spawned_order_id:
             links.append((_l("转出的维修单"), _order_text(session, item.spawned_order_id), _order_url(item.spawned_order_id)))
         if item.source_type and item.source_id:
-            links.append((_l("来源"), f"{_SOURCE_LABELS.get(item.source_type, item.source_type)} #{item.source_id}", None))
+            endpoint = _SOURCE_VIEWS.get(item.source_type)
+            url = _safe_url(f"{endpoint}.show", pk=item.source_id) if endpoint else None
+            links.append((_l("来源"), f"{_SOURCE_LABELS.get(item.source_type, item.source_type)} #{item.source_id}", url))
         return {"revisits": revisits_of(session, "complaint", item.id), "links": links}
 
 
 _SOURCE_LABELS = {"visit_record": _l("来访记录"), "call_record": _l("来电记录"), "owner_visit": _l("走访记录"), "survey": _l("意见征询表")}
+_SOURCE_VIEWS = {"visit_record": "VisitRecordView", "call_record": "CallRecordView", "owner_visit": "OwnerVisitView"}
+
+
+def _safe_url(endpoint: str, **kw) -> str | None:
+    try:
+        return url_for(endpoint, **kw)
+    except Exception:  # a screen of another area that is not registered
+        return None
 
 
 def _order_text(session, order_id: int) -> str:
@@ -213,10 +241,7 @@ def _order_text(session, order_id: int) -> str:
 
 
 def _order_url(order_id: int) -> str | None:
-    try:
-        return url_for("RepairOrderView.show", pk=order_id)
-    except Exception:  # the repair screens may be registered under another name
-        return None
+    return _safe_url("RepairOrderView.show", pk=order_id)
 
 
 class ComplaintWeekView(EventLogMixin, ScopedModelView):

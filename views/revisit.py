@@ -78,6 +78,11 @@ REVISIT_LABELS = {
     "note": _l("备注"),
     "visited_by": _l("回访人"),
     "rain_day": _l("依据雨天"),
+    "method": _l("回访方式"),
+    "satisfaction": _l("满意度"),
+    "recorded_by": _l("登记人"),
+    "recorded_by_id": _l("登记人"),
+    "visited_by_id": _l("回访人"),
 }
 
 
@@ -120,14 +125,14 @@ class RevisitView(EventLogMixin, TransitionViewMixin, ScopedModelView):
     list_title = _l("回访记录")
     show_title = _l("回访")
     label_columns = REVISIT_LABELS
-    list_columns = ["estate", "subject", "kind_label", "contact_name", "contact_phone", "not_before", "due_at", "state_label", "done_at", "satisfaction_label", "problem"]
+    list_columns = ["estate", "subject", "kind_label", "contact_name", "contact_phone", "due_at", "state_label", "done_at", "satisfaction_label", "problem"]
     show_fieldsets = [
         (_l("回访计划"), {"fields": ["estate", "object_label", "subject", "round", "kind_label", "not_before", "due_at", "rain_day", "contact_name", "contact_phone"]}),
         (_l("回访结果"), {"fields": ["state_label", "done_at", "method_label", "satisfaction_label", "problem", "note", "visited_by"]}),
     ]
     search_columns = ["estate", "status", "kind", "due_at", "not_before", "done_at", "subject", "contact_phone", "satisfaction"]
     search_filters = {"status": [FilterOpenBy, FilterOverdue]}
-    base_order = ("due_at", "asc")
+    base_order = ("due_at", "desc")
     export_title = _l("回访记录")
     export_columns = [
         ("estate.name", _l("小区/大厦")),
@@ -274,6 +279,10 @@ class RectificationView(EventLogMixin, TransitionViewMixin, ScopedModelView):
         "department_name": _l("维修部门"),
         "reworked_at": _l("返工完成"),
         "closed_at": _l("完成时间"),
+        "issued_by_id": _l("通知人"),
+        "revisit_id": _l("发现问题的回访"),
+        "followup_revisit_id": _l("复查回访"),
+        "repair_order_id": _l("维修单"),
     }
     list_columns = ["number", "estate", "order_number", "problem", "worker_name", "found_at", "due_at", "state_label", "issued_at"]
     show_columns = ["number", "estate", "order_number", "department_name", "worker_name", "problem", "found_at", "due_at", "state_label", "notice", "issued_at", "issued_by", "reworked_at", "closed_at"]
@@ -359,6 +368,17 @@ class RainDayInterface(ScopedInterface):
             raise
 
 
+def estate_choices() -> list[tuple[str, str]]:
+    from app.extensions import db
+
+    estates = db.session.scalars(scoped(select(Estate).order_by(Estate.name), Estate)).all()
+    return [("", _("全部小区/大厦"))] + [(str(e.id), e.name) for e in estates]
+
+
+def _int_or_none(value):
+    return int(value) if value not in (None, "", "None") else None
+
+
 class RainDayView(ScopedModelView):
     datamodel = RainDayInterface(RainDay)
     class_permission_name = "RainDay"
@@ -366,15 +386,18 @@ class RainDayView(ScopedModelView):
     add_title = _l("登记雨天")
     edit_title = _l("修改雨天")
     show_title = _l("雨天")
-    label_columns = {"date": _l("日期"), "estate": _l("小区/大厦"), "scope_label": _l("范围"), "note": _l("备注"), "created_by": _l("登记人"), "created_on": _l("登记时间")}
+    label_columns = {"date": _l("日期"), "estate": _l("小区/大厦"), "estate_id": _l("小区/大厦"), "scope_label": _l("范围"), "note": _l("备注"), "created_by": _l("登记人"), "created_on": _l("登记时间")}
     list_columns = ["date", "scope_label", "note", "created_by", "created_on"]
-    add_columns = ["date", "estate", "note"]
     edit_columns = ["note"]
     show_columns = ["date", "scope_label", "note", "created_by", "created_on"]
     search_columns = ["date", "estate"]
     base_order = ("date", "desc")
-    add_form_extra_fields = {"date": LocalDateField(_l("日期"), validators=[DataRequired(message=_l("请填写下雨的日期"))], format="%Y-%m-%d")}
-    description_columns = {"estate": _l("不选表示所有小区/大厦都下了雨。登记后,渗漏水维修单的雨后回访随即安排")}
+    add_columns = ["date", "estate_id", "note"]
+    add_form_extra_fields = {
+        "date": LocalDateField(_l("日期"), validators=[DataRequired(message=_l("请填写下雨的日期"))], format="%Y-%m-%d"),
+        "estate_id": SelectField(_l("小区/大厦"), choices=estate_choices, coerce=_int_or_none, validate_choice=False),
+    }
+    description_columns = {"estate_id": _l("选「全部小区/大厦」表示各处都下了雨。登记后,渗漏水维修单的雨后回访随即安排")}
 
 
 # ---------------------------------------------------------------- REST
