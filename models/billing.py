@@ -319,8 +319,6 @@ def _pay(request: PaymentRequest, actor: Actor, now: datetime, session, amount=N
     paid_at = parse_dt("paid_at", paid_at) or now
     if paid_at > now + timedelta(minutes=5):
         raise ValidationError("paid_at", _l("收款时间不能晚于现在"))
-    if local_date(paid_at) < request.issued_on:
-        raise ValidationError("paid_at", _l("收款时间不能早于请求书开具日期"))
     _lock_request(session, request)
     balance = request.balance
     if balance <= 0:

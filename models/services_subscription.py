@@ -148,9 +148,9 @@ class Subscription(EstateOwned, AuditMixinNullable, Model):
     @property
     def deposit_status(self) -> str:
         required, held = self.deposit_required, self.deposit_held
+        if held == 0 and self._fee_sum("deposit_refund"):
+            return str(_l("已退"))
         if required == 0 and held == 0:
-            if self._fee_sum("deposit"):
-                return str(_l("已退"))
             return str(_l("无需"))
         if held >= required:
             return str(_l("已交 %(a)s", a=f"{held:.2f}"))

@@ -28,6 +28,8 @@ from views.base import ScopedModelRestApi, ScopedModelView, TransitionViewMixin,
 from views.billing import ChineseErrorsMixin, DocumentViewMixin
 
 RW = ("read", "write")
+FULL = ["can_read", "can_write", "can_delete", "can_export"]
+BOOKING_PERMS = ["can_read", "can_write", "can_export", "can_cancel"]
 roles.extend(
     {
         "物业经理": {"ServiceItem": ("read", "write", "export"), "DirectoryEntry": ("read", "write", "delete"),
@@ -72,6 +74,7 @@ class ServiceItemView(ScopedModelView):
 
     datamodel = ScopedInterface(ServiceItem)
     class_permission_name = "ServiceItem"
+    base_permissions = FULL
     list_title = _l("便民服务项目一览表")
     show_title = _l("服务项目详情")
     add_title = _l("新增服务项目")
@@ -104,6 +107,7 @@ class ServiceItemView(ScopedModelView):
 class ServiceItemApi(ChineseErrorsMixin, ScopedModelRestApi):
     resource_name = "service_item"
     class_permission_name = "ServiceItem"
+    base_permissions = FULL
     datamodel = ScopedInterface(ServiceItem)
     list_columns = show_columns = ["id", "estate_id", "name", "kind", "category", "unit", "price", "cost", "deposit",
                                    "prepayment", "long_term", "description", "active"]
@@ -141,6 +145,7 @@ class DirectoryEntryView(ScopedModelView):
 
     datamodel = ScopedInterface(DirectoryEntry)
     class_permission_name = "DirectoryEntry"
+    base_permissions = FULL
     list_title = _l("信息查询")
     show_title = _l("单位信息")
     add_title = _l("新增单位信息")
@@ -171,6 +176,7 @@ class DirectoryEntryView(ScopedModelView):
 class DirectoryEntryApi(ChineseErrorsMixin, ScopedModelRestApi):
     resource_name = "directory_entry"
     class_permission_name = "DirectoryEntry"
+    base_permissions = FULL
     datamodel = ScopedInterface(DirectoryEntry)
     list_columns = show_columns = ["id", "estate_id", "category", "name", "phone", "contact", "address", "business",
                                    "hours", "note", "active"]
@@ -185,6 +191,7 @@ class DirectoryEntryApi(ChineseErrorsMixin, ScopedModelRestApi):
 class VenueView(ScopedModelView):
     datamodel = ScopedInterface(Venue)
     class_permission_name = "Venue"
+    base_permissions = FULL
     list_title = _l("场地")
     show_title = _l("场地详情")
     add_title = _l("新增场地")
@@ -217,6 +224,7 @@ class VenueView(ScopedModelView):
 class VenueApi(ChineseErrorsMixin, ScopedModelRestApi):
     resource_name = "venue"
     class_permission_name = "Venue"
+    base_permissions = FULL
     datamodel = ScopedInterface(Venue)
     list_columns = show_columns = ["id", "estate_id", "name", "kind", "opens", "closes", "max_hours", "capacity", "location", "active"]
     add_columns = edit_columns = ["estate_id", "name", "kind", "opens", "closes", "max_hours", "capacity", "location", "active"]
@@ -231,7 +239,9 @@ class CancelBookingForm(DynamicForm):
 class VenueBookingView(DocumentViewMixin, TransitionViewMixin, ScopedModelView):
     datamodel = ScopedInterface(VenueBooking)
     class_permission_name = "VenueBooking"
+    base_permissions = BOOKING_PERMS
     workflow_type = "venue_booking"
+    exclude_route_methods = {"delete"}  # a booking is cancelled, not deleted
     list_title = _l("场地预约")
     show_title = _l("场地预约详情")
     add_title = _l("新增场地预约")
@@ -279,6 +289,7 @@ class VenueBookingView(DocumentViewMixin, TransitionViewMixin, ScopedModelView):
 class VenueBookingApi(ChineseErrorsMixin, ScopedModelRestApi):
     resource_name = "venue_booking"
     class_permission_name = "VenueBooking"
+    base_permissions = BOOKING_PERMS
     datamodel = ScopedInterface(VenueBooking)
     workflow_type = "venue_booking"
     list_columns = show_columns = ["id", "estate_id", "venue_id", "owner_id", "booker_name", "phone", "starts_at",

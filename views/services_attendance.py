@@ -32,6 +32,7 @@ class AttendanceView(ScopedModelView):
     datamodel = ScopedInterface(Attendance)
     class_permission_name = "Attendance"
     base_permissions = ["can_read", "can_write", "can_export"]
+    exclude_route_methods = {"add", "edit", "delete"}  # records are made by 报到/签退 only
     method_permission_name = PERMISSION_MAP | {"sign": "write", "sheet": "read"}
     list_template = "wuye/services_attendance_list.html"
     list_title = _l("签到签退记录")
@@ -118,7 +119,8 @@ class AttendanceApi(ScopedModelRestApi):
     resource_name = "attendance"
     class_permission_name = "Attendance"
     datamodel = ScopedInterface(Attendance)
-    base_permissions = ["can_read"]
+    base_permissions = ["can_read", "can_write", "can_export"]
+    exclude_route_methods = {"post", "put", "delete"}  # records are made by 报到/签退 only
     list_columns = show_columns = ["id", "estate_id", "staff_id", "work_date", "signed_in_at", "plan", "signed_out_at", "summary"]
     search_columns = ["estate_id", "staff_id", "work_date"]
     order_columns = ["id", "work_date"]

@@ -36,6 +36,10 @@ roles.extend(
 )
 
 
+PRICE_LIST_PERMS = ["can_read", "can_write", "can_delete", "can_export", "can_submit", "can_approve", "can_reject",
+                    "can_revise", "can_announce", "can_fill"]
+
+
 class NoteForm(DynamicForm):
     note = TextAreaField(_l("说明"), validators=[Optional(), Length(max=300)])
 
@@ -72,6 +76,7 @@ PRICE_LIST_LABELS = {
 class PriceListView(DocumentViewMixin, TransitionViewMixin, ScopedModelView):
     datamodel = ScopedInterface(PriceList)
     class_permission_name = "PriceList"
+    base_permissions = PRICE_LIST_PERMS
     workflow_type = "price_list"
     list_title = _l("便民服务项目及价格表")
     show_title = _l("便民服务项目及价格表")
@@ -144,6 +149,7 @@ class PriceListView(DocumentViewMixin, TransitionViewMixin, ScopedModelView):
 class PriceListLineView(ScopedModelView):
     datamodel = ScopedInterface(PriceListLine)
     class_permission_name = "PriceListLine"
+    base_permissions = ["can_read", "can_write", "can_delete", "can_export"]
     list_title = _l("价格表项目")
     show_title = _l("价格表项目")
     add_title = _l("添加价格表项目")
@@ -178,6 +184,7 @@ class PriceListApi(ChineseErrorsMixin, ScopedModelRestApi):
 
     resource_name = "price_list"
     class_permission_name = "PriceList"
+    base_permissions = PRICE_LIST_PERMS
     datamodel = ScopedInterface(PriceList)
     workflow_type = "price_list"
     list_columns = show_columns = [
@@ -213,6 +220,7 @@ class PriceListApi(ChineseErrorsMixin, ScopedModelRestApi):
 class PriceListLineApi(ChineseErrorsMixin, ScopedModelRestApi):
     resource_name = "price_list_line"
     class_permission_name = "PriceListLine"
+    base_permissions = ["can_read", "can_write", "can_delete", "can_export"]
     datamodel = ScopedInterface(PriceListLine)
     list_columns = show_columns = ["id", "price_list_id", "estate_id", "service_item_id", "unit", "price", "cost",
                                    "deposit", "prepayment", "note"]

@@ -121,6 +121,7 @@ class SubscriptionView(DocumentViewMixin, TransitionViewMixin, ScopedModelView):
 
     datamodel = ScopedInterface(Subscription)
     class_permission_name = "Subscription"
+    base_permissions = ["can_read", "can_write", "can_delete", "can_export", "can_confirm", "can_stop", "can_register_fee"]
     workflow_type = "subscription"
     method_permission_name = PERMISSION_MAP | {"sign_sheet": "read"}
     list_title = _l("接受长期服务业户名单")
@@ -207,6 +208,7 @@ class SubscriptionView(DocumentViewMixin, TransitionViewMixin, ScopedModelView):
 class SubscriptionApi(ChineseErrorsMixin, ScopedModelRestApi):
     resource_name = "subscription"
     class_permission_name = "Subscription"
+    base_permissions = ["can_read", "can_write", "can_delete", "can_export", "can_confirm", "can_stop", "can_register_fee"]
     datamodel = ScopedInterface(Subscription)
     workflow_type = "subscription"
     list_columns = show_columns = [
@@ -244,6 +246,7 @@ DELIVERY_LABELS = {
 class ServiceDeliveryView(ScopedModelView):
     datamodel = ScopedInterface(ServiceDelivery)
     class_permission_name = "ServiceDelivery"
+    base_permissions = ["can_read", "can_write", "can_delete", "can_export"]
     list_title = _l("便民服务记录")
     show_title = _l("服务记录")
     add_title = _l("登记服务")
@@ -285,6 +288,7 @@ class ServiceDeliveryView(ScopedModelView):
 class ServiceDeliveryApi(ChineseErrorsMixin, ScopedModelRestApi):
     resource_name = "service_delivery"
     class_permission_name = "ServiceDelivery"
+    base_permissions = ["can_read", "can_write", "can_delete", "can_export"]
     datamodel = ScopedInterface(ServiceDelivery)
     list_columns = show_columns = [
         "id", "estate_id", "subscription_id", "service_item_id", "price_list_line_id", "owner_id", "unit_id", "staff_id",
@@ -310,6 +314,7 @@ class CashHandoverView(ScopedModelView):
     datamodel = ScopedInterface(CashHandover)
     class_permission_name = "CashHandover"
     base_permissions = ["can_read", "can_write", "can_export"]
+    exclude_route_methods = {"delete"}
     list_title = _l("现金交款登记")
     show_title = _l("交款详情")
     add_title = _l("登记现金交款")
@@ -349,6 +354,7 @@ class CashHandoverView(ScopedModelView):
 class CashHandoverApi(ChineseErrorsMixin, ScopedModelRestApi):
     resource_name = "cash_handover"
     class_permission_name = "CashHandover"
+    base_permissions = ["can_read", "can_write", "can_export"]
     datamodel = ScopedInterface(CashHandover)
     exclude_route_methods = {"put", "delete"}
     list_columns = show_columns = ["id", "estate_id", "staff_id", "handed_at", "collected", "handed_in", "difference",
