@@ -25,7 +25,9 @@ ENV_NAME = os.environ.get("WUYE_ENV", "development")
 # Schema through migrations only; permissions are written by `flask init`, not at start-up.
 FAB_CREATE_DB = False
 FAB_UPDATE_PERMS = False
-FAB_ADD_SECURITY_API = True
+# FAB's user/role/permission REST resources stay off: administrators manage accounts on the screens;
+# the API login (/api/v1/security/login) is always there.
+FAB_ADD_SECURITY_API = False
 FAB_API_SWAGGER_UI = True
 FAB_API_MAX_PAGE_SIZE = 100
 FAB_SECURITY_MANAGER_CLASS = "app.security.WuyeSecurityManager"
@@ -50,6 +52,7 @@ SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
 WTF_CSRF_ENABLED = True
 WTF_CSRF_TIME_LIMIT = None
 MAX_CONTENT_LENGTH = 8 * 1024 * 1024
+UPLOAD_FOLDER = os.path.join(basedir, "instance", "uploads")
 
 # Chinese by default, English selectable.
 BABEL_DEFAULT_LOCALE = "zh"

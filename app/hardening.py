@@ -3,9 +3,10 @@ pages that never show a traceback (Chinese messages, JSON under /api/)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, abort, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -66,8 +67,60 @@ def _refuse_unstorable_input():
     return None
 
 
+API_PUBLIC = ("/api/v1/security/login", "/api/v1/security/refresh")
+
+
+def _api_requires_login():
+    """Every API resource answers 401 to a visitor without a valid token, whatever it is asked."""
+    if not _is_api() or request.path.rstrip("/") in API_PUBLIC or request.method == "OPTIONS":
+        return None
+    from flask_jwt_extended import verify_jwt_in_request
+    from flask_login import current_user
+
+    if current_user.is_authenticated:
+        return None  # a screen session: the resource itself decides (browser login is off by default)
+    try:
+        if verify_jwt_in_request(optional=True) is not None:
+            return None
+    except Exception:  # expired, malformed or forged token
+        return jsonify(message=_("登录已过期或令牌无效,请重新登录")), 401
+    return jsonify(message=_("请先登录(POST /api/v1/security/login 获取令牌)")), 401
+
+
+def _safe_download(view):
+    """FAB's file download (no screen here has file columns) answers 404 for a name that is not a
+    stored upload instead of failing."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except (IndexError, OSError):
+            abort(404)
+
+    return wrapper
+
+
+def _guard_views_once(app: Flask):
+    """Screens are registered after this module is set up: wrap their download endpoints on the
+    first request."""
+    done = []
+
+    def guard():
+        if done:
+            return
+        for endpoint, view in list(app.view_functions.items()):
+            if endpoint.endswith(".download"):
+                app.view_functions[endpoint] = _safe_download(view)
+        done.append(True)
+
+    return guard
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(_guard_views_once(app))
     app.before_request(_refuse_unstorable_input)
+    app.before_request(_api_requires_login)
 
     @app.after_request
     def security_headers(response):
@@ -95,6 +148,10 @@ def init_app(app: Flask) -> None:
         if request.path.rstrip("/").endswith("/login"):
             return _error(429, _("登录尝试过于频繁,请稍后再试"))
         return _error(429, _("请求过于频繁,请稍后再试"))
+
+    @app.errorhandler(FileNotFoundError)
+    def missing_file(error):
+        return _error(404, _("文件不存在"))
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error):

@@ -21,6 +21,8 @@ from flask_appbuilder.security.api import SecurityApi as FabSecurityApi
 from flask_appbuilder.security.decorators import no_cache
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import AuthDBView as FabAuthDBView
+from flask_appbuilder.security.views import RoleModelView as FabRoleModelView
+from flask_appbuilder.security.views import UserDBModelView as FabUserDBModelView
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import delete, select
@@ -92,9 +94,28 @@ class SecurityApi(FabSecurityApi):
         return super().login()
 
 
+def _safe_actions():
+    from views.base import SafeActionsMixin
+
+    return SafeActionsMixin
+
+
+class UserDBModelView(_safe_actions(), FabUserDBModelView):
+    """FAB's user screen (same name, same permissions) whose actions never fail on a missing row."""
+
+
+class RoleModelView(_safe_actions(), FabRoleModelView):
+    """FAB's role screen (same name, same permissions) whose actions never fail on a missing row."""
+
+
 class WuyeSecurityManager(SecurityManager):
     authdbview = AuthDBView
     security_api = SecurityApi
+    userdbmodelview = UserDBModelView
+    rolemodelview = RoleModelView
+    # FAB's login statistics chart loads Google Charts from the internet (offices are often offline)
+    # and fails on a malformed group; not offered.
+    userstatschartview = None
 
     def lockout_until(self, username) -> datetime | None:
         """When the lock on this user name ends, or None when it is not locked."""

@@ -16,7 +16,7 @@ from decimal import Decimal
 from flask import has_request_context, request
 from flask_appbuilder.models.sqla import Model
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, event, inspect, insert, select
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, event, insert, inspect, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.orm.properties import ColumnProperty, RelationshipProperty
 

@@ -14,10 +14,18 @@ from flask_appbuilder.models.sqla import Model
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-
 from sqlalchemy.orm.exc import StaleDataError
 
-from models.base import DomainError, NotFound, PermissionDenied, UTCDateTime, check_version, fmt_dt, stale_conflict, utcnow
+from models.base import (
+    DomainError,
+    NotFound,
+    PermissionDenied,
+    UTCDateTime,
+    check_version,
+    fmt_dt,
+    stale_conflict,
+    utcnow,
+)
 
 logger = logging.getLogger(__name__)
 

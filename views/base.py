@@ -121,7 +121,64 @@ def display_value(value):
     return value
 
 
-class ScopedModelView(ModelView):
+class SafeActionsMixin:
+    """Grid and show-page actions that never fail: an unknown action answers 404, a refused one
+    says so in Chinese (anonymous visitors go to the login page), rows the user cannot see are
+    skipped (FAB's own would call the action with None or redirect to a 404 page)."""
+
+    def _refuse_action(self):
+        if request_user() is None:
+            return redirect(url_for(self.appbuilder.sm.auth_view.__class__.__name__ + ".login", next=request.url))
+        flash(str(_l("您没有执行此操作的权限")), "danger")
+        return redirect(url_for(f"{self.__class__.__name__}.list"))
+
+    def _action_allowed(self, name: str) -> bool:
+        return name in self.actions and self.appbuilder.sm.has_access(
+            self.get_action_permission_name(name), self.class_permission_name
+        )
+
+    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
+    def action(self, name, pk):
+        """A show-page action: unknown names answer 404, a refused one says so in Chinese."""
+        if name not in self.actions:
+            abort(404)
+        if not self.is_get_mutation_allowed():
+            flash(str(_l("请通过页面上的按钮执行此操作")), "danger")
+            return redirect(url_for(f"{self.__class__.__name__}.list"))
+        if not self._action_allowed(name):
+            return self._refuse_action()
+        item = self._action_item(pk)
+        if item is None:
+            abort(404)
+        return self.actions[name].func(item)
+
+    def _action_item(self, pk):
+        try:
+            pk = int(pk)
+        except (TypeError, ValueError):
+            return None
+        if not -(2**63) < pk < 2**63:
+            return None
+        return self.datamodel.get(pk, self._base_filters)
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        """A grid action on the selected rows (rows outside the user's estates are not found)."""
+        name = request.form.get("action", "")
+        if name not in self.actions:
+            abort(404)
+        if not self._action_allowed(name):
+            return self._refuse_action()
+        items = [self._action_item(pk) for pk in request.form.getlist("rowid")]
+        items = [i for i in items if i is not None]
+        if not items:
+            flash(str(_l("没有选中可操作的记录")), "warning")
+            return redirect(url_for(f"{self.__class__.__name__}.list"))
+        return self.actions[name].func(items)
+
+
+
+class ScopedModelView(SafeActionsMixin, ModelView):
     """A FAB ModelView over the estate-scoped interface with Chinese errors kept on the form."""
 
     method_permission_name = PERMISSION_MAP
@@ -239,48 +296,6 @@ class ScopedModelView(ModelView):
                 self.datamodel.session, self.datamodel.obj, item, dict(self.label_columns)
             )
         return widgets
-
-    # ------------------------------------------------------------- actions
-    def _refuse_action(self):
-        if request_user() is None:
-            return redirect(url_for(self.appbuilder.sm.auth_view.__class__.__name__ + ".login", next=request.url))
-        flash(str(_l("您没有执行此操作的权限")), "danger")
-        return redirect(url_for(f"{self.__class__.__name__}.list"))
-
-    def _action_allowed(self, name: str) -> bool:
-        return name in self.actions and self.appbuilder.sm.has_access(
-            self.get_action_permission_name(name), self.class_permission_name
-        )
-
-    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
-    def action(self, name, pk):
-        """A show-page action: unknown names answer 404, a refused one says so in Chinese."""
-        if name not in self.actions:
-            abort(404)
-        if not self.is_get_mutation_allowed():
-            flash(str(_l("请通过页面上的按钮执行此操作")), "danger")
-            return redirect(url_for(f"{self.__class__.__name__}.list"))
-        if not self._action_allowed(name):
-            return self._refuse_action()
-        item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
-        if item is None:
-            abort(404)
-        return self.actions[name].func(item)
-
-    @expose("/action_post", methods=["POST"])
-    def action_post(self):
-        """A grid action on the selected rows (rows outside the user's estates are not found)."""
-        name = request.form.get("action", "")
-        if name not in self.actions:
-            abort(404)
-        if not self._action_allowed(name):
-            return self._refuse_action()
-        items = [self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters) for pk in request.form.getlist("rowid")]
-        items = [i for i in items if i is not None]
-        if not items:
-            flash(str(_l("没有选中可操作的记录")), "warning")
-            return redirect(url_for(f"{self.__class__.__name__}.list"))
-        return self.actions[name].func(items)
 
     def _delete(self, pk):
         item = self.datamodel.get(pk, self._base_filters)

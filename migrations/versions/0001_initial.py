@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-11-29 00:42:32.616083
+Create Date: 2026-11-29 00:55:57.363495
 
 """
 from alembic import op
@@ -290,6 +290,214 @@ def upgrade():
     with op.batch_alter_table('department', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_department_estate_id'), ['estate_id'], unique=False)
 
+    op.create_table('directory_entry',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('category', sa.String(length=20), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('phone', sa.String(length=40), nullable=True),
+    sa.Column('contact', sa.String(length=40), nullable=True),
+    sa.Column('address', sa.String(length=200), nullable=True),
+    sa.Column('business', sa.String(length=300), nullable=True),
+    sa.Column('hours', sa.String(length=60), nullable=True),
+    sa.Column('note', sa.String(length=200), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('estate_id', sa.Integer(), nullable=True),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('directory_entry', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_directory_entry_category'), ['category'], unique=False)
+        batch_op.create_index(batch_op.f('ix_directory_entry_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_directory_entry_name'), ['name'], unique=False)
+
+    op.create_table('fee_standard',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('category', sa.String(length=30), nullable=True),
+    sa.Column('unit', sa.String(length=20), nullable=False),
+    sa.Column('labour_price', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('material_note', sa.String(length=200), nullable=True),
+    sa.Column('note', sa.String(length=200), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('estate_id', sa.Integer(), nullable=True),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('fee_standard', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_fee_standard_estate_id'), ['estate_id'], unique=False)
+
+    op.create_table('notify_webhook',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=60), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('url', sa.String(length=500), nullable=False),
+    sa.Column('secret', sa.String(length=200), nullable=True),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('events', sa.String(length=200), nullable=False),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('notify_webhook', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notify_webhook_estate_id'), ['estate_id'], unique=False)
+
+    op.create_table('price_list',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=17), nullable=False),
+    sa.Column('basis', sa.Text(), nullable=True),
+    sa.Column('drafted_by_id', sa.Integer(), nullable=True),
+    sa.Column('submitted_by_id', sa.Integer(), nullable=True),
+    sa.Column('submitted_at', sa.DateTime(), nullable=True),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('decided_at', sa.DateTime(), nullable=True),
+    sa.Column('decision_note', sa.String(length=300), nullable=True),
+    sa.Column('announce_method', sa.String(length=14), nullable=True),
+    sa.Column('announced_on', sa.Date(), nullable=True),
+    sa.Column('announced_by_id', sa.Integer(), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['announced_by_id'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['drafted_by_id'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['submitted_by_id'], ['ab_user.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('estate_id', 'year', name='uq_price_list_estate_year')
+    )
+    with op.batch_alter_table('price_list', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_price_list_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_price_list_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_price_list_year'), ['year'], unique=False)
+
+    op.create_table('service_item',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=60), nullable=False),
+    sa.Column('kind', sa.String(length=12), nullable=False),
+    sa.Column('category', sa.String(length=25), nullable=False),
+    sa.Column('unit', sa.String(length=20), nullable=True),
+    sa.Column('price', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('cost', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('deposit', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('prepayment', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('long_term', sa.Boolean(), nullable=False),
+    sa.Column('description', sa.String(length=300), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('estate_id', sa.Integer(), nullable=True),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('service_item', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_service_item_category'), ['category'], unique=False)
+        batch_op.create_index(batch_op.f('ix_service_item_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_service_item_kind'), ['kind'], unique=False)
+
+    op.create_table('venue',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=60), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('opens', sa.Time(), nullable=False),
+    sa.Column('closes', sa.Time(), nullable=False),
+    sa.Column('max_hours', sa.Integer(), nullable=False),
+    sa.Column('capacity', sa.Integer(), nullable=True),
+    sa.Column('location', sa.String(length=100), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('venue', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_venue_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_venue_kind'), ['kind'], unique=False)
+
+    op.create_table('notify_message',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('webhook_id', sa.Integer(), nullable=False),
+    sa.Column('estate_id', sa.Integer(), nullable=True),
+    sa.Column('event', sa.String(length=23), nullable=False),
+    sa.Column('object_type', sa.String(length=30), nullable=True),
+    sa.Column('object_id', sa.Integer(), nullable=True),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('payload', sa.Text(), nullable=False),
+    sa.Column('state', sa.String(length=17), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(), nullable=True),
+    sa.Column('last_error', sa.String(length=500), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('delivered_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['webhook_id'], ['notify_webhook.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('webhook_id', 'event', 'object_type', 'object_id', name='uq_notify_message_object')
+    )
+    with op.batch_alter_table('notify_message', schema=None) as batch_op:
+        batch_op.create_index('ix_notify_message_due', ['state', 'next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notify_message_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notify_message_webhook_id'), ['webhook_id'], unique=False)
+
+    op.create_table('price_list_line',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('price_list_id', sa.Integer(), nullable=False),
+    sa.Column('service_item_id', sa.Integer(), nullable=False),
+    sa.Column('unit', sa.String(length=20), nullable=True),
+    sa.Column('price', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('cost', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('deposit', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('prepayment', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('note', sa.String(length=200), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['price_list_id'], ['price_list.id'], ),
+    sa.ForeignKeyConstraint(['service_item_id'], ['service_item.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('price_list_id', 'service_item_id', name='uq_price_list_line_item')
+    )
+    with op.batch_alter_table('price_list_line', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_price_list_line_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_price_list_line_price_list_id'), ['price_list_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_price_list_line_service_item_id'), ['service_item_id'], unique=False)
+
     op.create_table('staff',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=40), nullable=False),
@@ -334,6 +542,68 @@ def upgrade():
     with op.batch_alter_table('unit', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_unit_building_id'), ['building_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_unit_estate_id'), ['estate_id'], unique=False)
+
+    op.create_table('attendance',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('work_date', sa.Date(), nullable=False),
+    sa.Column('signed_in_at', sa.DateTime(), nullable=False),
+    sa.Column('plan', sa.String(length=300), nullable=True),
+    sa.Column('signed_out_at', sa.DateTime(), nullable=True),
+    sa.Column('summary', sa.String(length=300), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('staff_id', 'work_date', name='uq_attendance_staff_day')
+    )
+    with op.batch_alter_table('attendance', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_attendance_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_attendance_staff_id'), ['staff_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_attendance_work_date'), ['work_date'], unique=False)
+
+    op.create_table('cash_handover',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('handed_at', sa.DateTime(), nullable=False),
+    sa.Column('collected', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('handed_in', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('receipt_no', sa.String(length=40), nullable=True),
+    sa.Column('received_by_id', sa.Integer(), nullable=True),
+    sa.Column('note', sa.String(length=300), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['received_by_id'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('receipt_no')
+    )
+    with op.batch_alter_table('cash_handover', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cash_handover_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cash_handover_staff_id'), ['staff_id'], unique=False)
+
+    op.create_table('notify_delivery',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('message_id', sa.Integer(), nullable=False),
+    sa.Column('attempt', sa.Integer(), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.Column('ok', sa.Boolean(), nullable=False),
+    sa.Column('status_code', sa.Integer(), nullable=True),
+    sa.Column('response', sa.String(length=500), nullable=True),
+    sa.Column('error', sa.String(length=500), nullable=True),
+    sa.Column('duration_ms', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['message_id'], ['notify_message.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('notify_delivery', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notify_delivery_message_id'), ['message_id'], unique=False)
 
     op.create_table('owner',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -398,11 +668,282 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_task_status'), ['status'], unique=False)
         batch_op.create_index('uq_task_open_object', ['kind', 'object_type', 'object_id'], unique=True, sqlite_where=sa.text('done_at IS NULL'), postgresql_where=sa.text('done_at IS NULL'))
 
+    op.create_table('payment_request',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=20), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('owner_id', sa.Integer(), nullable=True),
+    sa.Column('period', sa.String(length=7), nullable=False),
+    sa.Column('issued_on', sa.Date(), nullable=False),
+    sa.Column('due_on', sa.Date(), nullable=False),
+    sa.Column('issued_at', sa.DateTime(), nullable=False),
+    sa.Column('total', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('paid_amount', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('status', sa.String(length=19), nullable=False),
+    sa.Column('collector_id', sa.Integer(), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['collector_id'], ['staff.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['owner_id'], ['owner.id'], ),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('number'),
+    sa.UniqueConstraint('unit_id', 'period', name='uq_payment_request_unit_period')
+    )
+    with op.batch_alter_table('payment_request', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payment_request_due_on'), ['due_on'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_request_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_request_owner_id'), ['owner_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_request_period'), ['period'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_request_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_request_unit_id'), ['unit_id'], unique=False)
+
+    op.create_table('subscription',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('owner_id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('service_item_id', sa.Integer(), nullable=False),
+    sa.Column('price_list_line_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=18), nullable=False),
+    sa.Column('start_on', sa.Date(), nullable=False),
+    sa.Column('signed_by', sa.String(length=40), nullable=True),
+    sa.Column('signed_at', sa.DateTime(), nullable=True),
+    sa.Column('stopped_on', sa.Date(), nullable=True),
+    sa.Column('stop_reason', sa.String(length=300), nullable=True),
+    sa.Column('note', sa.String(length=300), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['owner_id'], ['owner.id'], ),
+    sa.ForeignKeyConstraint(['price_list_line_id'], ['price_list_line.id'], ),
+    sa.ForeignKeyConstraint(['service_item_id'], ['service_item.id'], ),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('subscription', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_subscription_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_subscription_owner_id'), ['owner_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_subscription_service_item_id'), ['service_item_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_subscription_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_subscription_unit_id'), ['unit_id'], unique=False)
+
+    op.create_table('venue_booking',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('venue_id', sa.Integer(), nullable=False),
+    sa.Column('owner_id', sa.Integer(), nullable=True),
+    sa.Column('booker_name', sa.String(length=40), nullable=False),
+    sa.Column('phone', sa.String(length=30), nullable=True),
+    sa.Column('starts_at', sa.DateTime(), nullable=False),
+    sa.Column('ends_at', sa.DateTime(), nullable=False),
+    sa.Column('people', sa.Integer(), nullable=True),
+    sa.Column('purpose', sa.String(length=100), nullable=True),
+    sa.Column('status', sa.String(length=17), nullable=False),
+    sa.Column('cancel_reason', sa.String(length=200), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['owner_id'], ['owner.id'], ),
+    sa.ForeignKeyConstraint(['venue_id'], ['venue.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('venue_booking', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_venue_booking_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_venue_booking_owner_id'), ['owner_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_venue_booking_starts_at'), ['starts_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_venue_booking_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_venue_booking_venue_id'), ['venue_id'], unique=False)
+
+    op.create_table('payment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('payment_request_id', sa.Integer(), nullable=False),
+    sa.Column('amount', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('method', sa.String(length=16), nullable=False),
+    sa.Column('receipt_no', sa.String(length=40), nullable=False),
+    sa.Column('paid_at', sa.DateTime(), nullable=False),
+    sa.Column('registered_by_id', sa.Integer(), nullable=True),
+    sa.Column('note', sa.String(length=200), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['payment_request_id'], ['payment_request.id'], ),
+    sa.ForeignKeyConstraint(['registered_by_id'], ['ab_user.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('receipt_no')
+    )
+    with op.batch_alter_table('payment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payment_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_payment_request_id'), ['payment_request_id'], unique=False)
+
+    op.create_table('payment_request_line',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('payment_request_id', sa.Integer(), nullable=False),
+    sa.Column('source_type', sa.String(length=30), nullable=False),
+    sa.Column('source_id', sa.Integer(), nullable=False),
+    sa.Column('period', sa.String(length=7), nullable=False),
+    sa.Column('occurred_on', sa.Date(), nullable=True),
+    sa.Column('description', sa.String(length=200), nullable=False),
+    sa.Column('detail', sa.Text(), nullable=True),
+    sa.Column('amount', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['payment_request_id'], ['payment_request.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('source_type', 'source_id', name='uq_payment_request_line_source')
+    )
+    with op.batch_alter_table('payment_request_line', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payment_request_line_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_request_line_payment_request_id'), ['payment_request_id'], unique=False)
+
+    op.create_table('service_delivery',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('subscription_id', sa.Integer(), nullable=True),
+    sa.Column('service_item_id', sa.Integer(), nullable=False),
+    sa.Column('price_list_line_id', sa.Integer(), nullable=False),
+    sa.Column('owner_id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=True),
+    sa.Column('delivered_at', sa.DateTime(), nullable=False),
+    sa.Column('period', sa.String(length=7), nullable=False),
+    sa.Column('quantity', sa.Numeric(precision=10, scale=2), nullable=False),
+    sa.Column('unit_price', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('fee', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('settlement', sa.String(length=15), nullable=False),
+    sa.Column('owner_signed_by', sa.String(length=40), nullable=True),
+    sa.Column('owner_signed_at', sa.DateTime(), nullable=True),
+    sa.Column('handover_id', sa.Integer(), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['handover_id'], ['cash_handover.id'], ),
+    sa.ForeignKeyConstraint(['owner_id'], ['owner.id'], ),
+    sa.ForeignKeyConstraint(['price_list_line_id'], ['price_list_line.id'], ),
+    sa.ForeignKeyConstraint(['service_item_id'], ['service_item.id'], ),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], ),
+    sa.ForeignKeyConstraint(['subscription_id'], ['subscription.id'], ),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('service_delivery', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_service_delivery_delivered_at'), ['delivered_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_service_delivery_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_service_delivery_handover_id'), ['handover_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_service_delivery_owner_id'), ['owner_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_service_delivery_period'), ['period'], unique=False)
+        batch_op.create_index(batch_op.f('ix_service_delivery_service_item_id'), ['service_item_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_service_delivery_staff_id'), ['staff_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_service_delivery_subscription_id'), ['subscription_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_service_delivery_unit_id'), ['unit_id'], unique=False)
+
+    op.create_table('subscription_fee',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('subscription_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=25), nullable=False),
+    sa.Column('amount', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('method', sa.String(length=16), nullable=False),
+    sa.Column('receipt_no', sa.String(length=40), nullable=False),
+    sa.Column('paid_at', sa.DateTime(), nullable=False),
+    sa.Column('registered_by_id', sa.Integer(), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['registered_by_id'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['subscription_id'], ['subscription.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('receipt_no')
+    )
+    with op.batch_alter_table('subscription_fee', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_subscription_fee_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_subscription_fee_subscription_id'), ['subscription_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('subscription_fee', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_subscription_fee_subscription_id'))
+        batch_op.drop_index(batch_op.f('ix_subscription_fee_estate_id'))
+
+    op.drop_table('subscription_fee')
+    with op.batch_alter_table('service_delivery', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_service_delivery_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_service_delivery_subscription_id'))
+        batch_op.drop_index(batch_op.f('ix_service_delivery_staff_id'))
+        batch_op.drop_index(batch_op.f('ix_service_delivery_service_item_id'))
+        batch_op.drop_index(batch_op.f('ix_service_delivery_period'))
+        batch_op.drop_index(batch_op.f('ix_service_delivery_owner_id'))
+        batch_op.drop_index(batch_op.f('ix_service_delivery_handover_id'))
+        batch_op.drop_index(batch_op.f('ix_service_delivery_estate_id'))
+        batch_op.drop_index(batch_op.f('ix_service_delivery_delivered_at'))
+
+    op.drop_table('service_delivery')
+    with op.batch_alter_table('payment_request_line', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payment_request_line_payment_request_id'))
+        batch_op.drop_index(batch_op.f('ix_payment_request_line_estate_id'))
+
+    op.drop_table('payment_request_line')
+    with op.batch_alter_table('payment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payment_payment_request_id'))
+        batch_op.drop_index(batch_op.f('ix_payment_estate_id'))
+
+    op.drop_table('payment')
+    with op.batch_alter_table('venue_booking', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_venue_booking_venue_id'))
+        batch_op.drop_index(batch_op.f('ix_venue_booking_status'))
+        batch_op.drop_index(batch_op.f('ix_venue_booking_starts_at'))
+        batch_op.drop_index(batch_op.f('ix_venue_booking_owner_id'))
+        batch_op.drop_index(batch_op.f('ix_venue_booking_estate_id'))
+
+    op.drop_table('venue_booking')
+    with op.batch_alter_table('subscription', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_subscription_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_subscription_status'))
+        batch_op.drop_index(batch_op.f('ix_subscription_service_item_id'))
+        batch_op.drop_index(batch_op.f('ix_subscription_owner_id'))
+        batch_op.drop_index(batch_op.f('ix_subscription_estate_id'))
+
+    op.drop_table('subscription')
+    with op.batch_alter_table('payment_request', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payment_request_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_payment_request_status'))
+        batch_op.drop_index(batch_op.f('ix_payment_request_period'))
+        batch_op.drop_index(batch_op.f('ix_payment_request_owner_id'))
+        batch_op.drop_index(batch_op.f('ix_payment_request_estate_id'))
+        batch_op.drop_index(batch_op.f('ix_payment_request_due_on'))
+
+    op.drop_table('payment_request')
     with op.batch_alter_table('task', schema=None) as batch_op:
         batch_op.drop_index('uq_task_open_object', sqlite_where=sa.text('done_at IS NULL'), postgresql_where=sa.text('done_at IS NULL'))
         batch_op.drop_index(batch_op.f('ix_task_status'))
@@ -421,6 +962,21 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_owner_estate_id'))
 
     op.drop_table('owner')
+    with op.batch_alter_table('notify_delivery', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notify_delivery_message_id'))
+
+    op.drop_table('notify_delivery')
+    with op.batch_alter_table('cash_handover', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cash_handover_staff_id'))
+        batch_op.drop_index(batch_op.f('ix_cash_handover_estate_id'))
+
+    op.drop_table('cash_handover')
+    with op.batch_alter_table('attendance', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_attendance_work_date'))
+        batch_op.drop_index(batch_op.f('ix_attendance_staff_id'))
+        batch_op.drop_index(batch_op.f('ix_attendance_estate_id'))
+
+    op.drop_table('attendance')
     with op.batch_alter_table('unit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_unit_estate_id'))
         batch_op.drop_index(batch_op.f('ix_unit_building_id'))
@@ -430,6 +986,49 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_staff_department_id'))
 
     op.drop_table('staff')
+    with op.batch_alter_table('price_list_line', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_price_list_line_service_item_id'))
+        batch_op.drop_index(batch_op.f('ix_price_list_line_price_list_id'))
+        batch_op.drop_index(batch_op.f('ix_price_list_line_estate_id'))
+
+    op.drop_table('price_list_line')
+    with op.batch_alter_table('notify_message', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notify_message_webhook_id'))
+        batch_op.drop_index(batch_op.f('ix_notify_message_estate_id'))
+        batch_op.drop_index('ix_notify_message_due')
+
+    op.drop_table('notify_message')
+    with op.batch_alter_table('venue', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_venue_kind'))
+        batch_op.drop_index(batch_op.f('ix_venue_estate_id'))
+
+    op.drop_table('venue')
+    with op.batch_alter_table('service_item', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_service_item_kind'))
+        batch_op.drop_index(batch_op.f('ix_service_item_estate_id'))
+        batch_op.drop_index(batch_op.f('ix_service_item_category'))
+
+    op.drop_table('service_item')
+    with op.batch_alter_table('price_list', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_price_list_year'))
+        batch_op.drop_index(batch_op.f('ix_price_list_status'))
+        batch_op.drop_index(batch_op.f('ix_price_list_estate_id'))
+
+    op.drop_table('price_list')
+    with op.batch_alter_table('notify_webhook', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notify_webhook_estate_id'))
+
+    op.drop_table('notify_webhook')
+    with op.batch_alter_table('fee_standard', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_fee_standard_estate_id'))
+
+    op.drop_table('fee_standard')
+    with op.batch_alter_table('directory_entry', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_directory_entry_name'))
+        batch_op.drop_index(batch_op.f('ix_directory_entry_estate_id'))
+        batch_op.drop_index(batch_op.f('ix_directory_entry_category'))
+
+    op.drop_table('directory_entry')
     with op.batch_alter_table('department', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_department_estate_id'))
 
