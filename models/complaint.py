@@ -137,7 +137,19 @@ class EscalationTarget(LabeledEnum):
         return {"department_head": _l("部门负责人"), "leadership": _l("公司领导")}
 
 
-ESCALATION_ALIASES = {"head": "department_head", "department": "department_head", "company": "leadership", "management": "leadership"}
+ESCALATION_ALIASES = {
+    "head": "department_head",
+    "dept_head": "department_head",
+    "department": "department_head",
+    "部门负责人": "department_head",
+    "部门领导": "department_head",
+    "company": "leadership",
+    "company_leadership": "leadership",
+    "leader": "leadership",
+    "leaders": "leadership",
+    "management": "leadership",
+    "公司领导": "leadership",
+}
 LEADERSHIP_ROLE = "公司经理"
 OFFICE_HEAD_ROLE = "管理处主任"
 RECEPTION_ROLE = "接待员"
@@ -743,25 +755,46 @@ def build_week(session, week_start: date, now: datetime) -> dict[str, int]:
 
 
 # ---------------------------------------------------------------- export
-def _weeks_of_period(session, period: str | None, estate_id: int | None):
-    query = select(ComplaintWeek).order_by(ComplaintWeek.week_start, ComplaintWeek.estate_id)
-    if period:
-        year, _, month = period.partition("-")
-        start = date(int(year), int(month or 1), 1)
-        end = date(int(year) + 1, 1, 1) if not month else (start.replace(day=28) + timedelta(days=4)).replace(day=1)
-        query = query.where(ComplaintWeek.week_start >= start, ComplaintWeek.week_start < end)
-    if estate_id is not None:
-        query = query.where(ComplaintWeek.estate_id == estate_id)
-    return list(session.scalars(query))
+def weeks_for_period(session, period: str, estate_id: int | None = None, now: datetime | None = None) -> list[ComplaintWeek]:
+    """The weeks touching a month (YYYY-MM) or a year (YYYY), per estate: the kept record where the
+    weekly job made one, else the statistics computed now (not saved) for weeks already begun."""
+    now = now or utcnow()
+    year, _, month = period.partition("-")
+    start = date(int(year), int(month or 1), 1)
+    end = date(int(year) + 1, 1, 1) if not month else (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    last = min(end - timedelta(days=1), local_date(now))
+    estates = session.scalars(select(Estate).order_by(Estate.id) if estate_id is None else select(Estate).where(Estate.id == estate_id)).all()
+    kept = {
+        (w.estate_id, w.week_start): w
+        for w in session.scalars(
+            select(ComplaintWeek).where(ComplaintWeek.week_start >= week_start_of(start), ComplaintWeek.week_start <= last)
+        )
+    }
+    weeks = []
+    monday = week_start_of(start)
+    while monday <= last:
+        for estate in estates:
+            record = kept.get((estate.id, monday))
+            if record is None:
+                stats = compute_week(session, estate.id, monday, now)
+                breakdown = stats.pop("breakdown")
+                record = ComplaintWeek(
+                    estate_id=estate.id, week_start=monday, week_end=monday + timedelta(days=6), built_at=now,
+                    data=json.dumps(breakdown, ensure_ascii=False), **stats,
+                )
+                record.estate = estate
+            weeks.append(record)
+        monday += timedelta(days=7)
+    return weeks
 
 
 @export("weekly_complaints", "投诉周统计")
 def export_weekly(session, period: str | None, path, estate_id: int | None = None, rows=None) -> int:
     """投诉周统计 as xlsx: one sheet of weekly totals, one per breakdown (category, department,
-    validity, on-time reply). `period` YYYY-MM (weeks starting in that month) or YYYY."""
+    validity, on-time reply). `period` YYYY-MM (the weeks touching that month) or YYYY."""
     from app.xlsx import Col, new_workbook, write_sheet
 
-    weeks = rows if rows is not None else _weeks_of_period(session, period, estate_id)
+    weeks = rows if rows is not None else weeks_for_period(session, period, estate_id)
     workbook = new_workbook(path)
     estate_name = lambda w: w.estate.name if w.estate else ""  # noqa: E731
     write_sheet(

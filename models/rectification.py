@@ -5,8 +5,9 @@ This module reacts to the repair order's transitions through listeners and never
 order except through `repair_flow`:
 - `complete`: the order gets its revisit plan (`plan_for`); re-done work after a rectification
   gets its own revisit;
-- a revisit recorded with a problem opens a 整改通知, due 12 h after the revisit (setting
-  `rectify_hours`); issuing it applies the order's `rectify {notice}` (→ 整改中);
+- a revisit recorded with a problem sends the order to 整改中 (`rectify {notice}`) and opens a
+  整改通知, to be written and handed to the repair staff within 12 h of the revisit (setting
+  `rectify_hours`); a problem found before the order is back at the duty room waits for its return;
 - when all revisits are done without an open problem, the returned order moves to 已回访
   (`revisit_done`).
 """
@@ -153,24 +154,22 @@ def next_number(session, found_at: datetime) -> str:
 
 @rectification_flow.add("issue", [RectificationStatus.pending.value], RectificationStatus.issued.value, _l("发出整改通知"))
 def _issue(rect: Rectification, actor, now, session, notice=None):
-    """Write the notice to the repair staff; the order goes to 整改中 (`rectify {notice}`)."""
+    """Write the notice to the repair staff; the order goes (or stays) in 整改中 with it."""
     text = require_text("notice", notice, 1000, _l("请填写整改通知的内容(要求维修人员整改什么)"))
     rect.notice = text
     rect.issued_at = now
     rect.issued_by_id = actor.user_id
     order = rect.repair_order or session.get(RepairOrder, rect.repair_order_id)
-    if order.status != "rectifying":
-        rect._issuing = True
-        try:
-            on_behalf(session, repair_flow, order, "rectify", actor, now, {"notice": text})
-        finally:
-            rect._issuing = False
+    if order.status == "rectifying":
+        order.rectify_notice = text  # the written notice replaces the note made when the problem was found
+    else:
+        send_to_rectifying(session, order, rect, actor, now, text)
     close_tasks(session, "rectification_overdue", "rectification", rect.id, now, note=str(_l("整改通知已发出")))
     late = "" if rect.issued_at <= rect.due_at else "(超过 12 小时)"
     return f"整改通知已发出{late}:{text[:100]}"
 
 
-@rectification_flow.add("rework", [RectificationStatus.issued.value], RectificationStatus.reworked.value, _l("返工完成"))
+@rectification_flow.add("rework", [RectificationStatus.pending.value, RectificationStatus.issued.value], RectificationStatus.reworked.value, _l("返工完成"))
 def _rework(rect: Rectification, actor, now, session, revisit_id=None):
     rect.reworked_at = now
     rect.followup_revisit_id = revisit_id
@@ -264,10 +263,29 @@ def _rework_revisit(session, order, rect: Rectification, now: datetime) -> Revis
     return _schedule(session, order, RevisitKind.R1.value, first.not_before, first.due_at, max(rounds, default=1) + 1)
 
 
+RECTIFY_FROM = ("returned", "revisited")  # the order states `rectify` starts from
+
+
+def send_to_rectifying(session, order, rect: Rectification, actor, now: datetime, text: str) -> bool:
+    """Apply the order's `rectify {notice}` when its state allows (else on its return to the duty room)."""
+    if order.status not in RECTIFY_FROM:
+        return False
+    rect._issuing = True
+    try:
+        on_behalf(session, repair_flow, order, "rectify", actor, now, {"notice": text})
+    finally:
+        rect._issuing = False
+    return True
+
+
+def draft_notice(rect: Rectification) -> str:
+    return str(_l("回访发现问题,须整改:%(p)s", p=rect.problem))[:2000]
+
+
 @repair_flow.on("complete")
 def _on_complete(order, event, actor, now, session) -> None:
-    rect = open_rectification(session, order.id, (RectificationStatus.issued.value,))
-    if rect is not None:
+    rect = open_rectification(session, order.id, (RectificationStatus.pending.value, RectificationStatus.issued.value))
+    if rect is not None and event.from_status == "rectifying":
         revisit = _rework_revisit(session, order, rect, now)
         rectification_flow.apply(session, rect, "rework", Actor.system_actor(), now, {"revisit_id": revisit.id})
     else:
@@ -276,23 +294,23 @@ def _on_complete(order, event, actor, now, session) -> None:
 
 @repair_flow.on("return")
 def _on_return(order, event, actor, now, session) -> None:
-    maybe_revisited(session, order, now)
+    rect = open_rectification(session, order.id, (RectificationStatus.pending.value, RectificationStatus.issued.value))
+    if rect is not None:  # a problem found before the order came back: now it can be rectified
+        send_to_rectifying(session, order, rect, actor, now, rect.notice or draft_notice(rect))
+    else:
+        maybe_revisited(session, order, now)
 
 
 @repair_flow.on("rectify")
 def _on_rectify(order, event, actor, now, session) -> None:
     """`rectify` applied on the order itself (not through the notice): the notice is recorded here."""
-    rect = open_rectification(session, order.id, (RectificationStatus.pending.value,))
-    data = event.data or "{}"
     import json
 
-    notice = (json.loads(data) or {}).get("notice") or event.note or ""
+    notice = (json.loads(event.data or "{}") or {}).get("notice") or event.note or ""
+    rect = open_rectification(session, order.id, (RectificationStatus.pending.value, RectificationStatus.issued.value))
     if rect is not None:
-        if getattr(rect, "_issuing", False):
-            return
-        on_behalf(session, rectification_flow, rect, "issue", actor, now, {"notice": notice})
-        return
-    if open_rectification(session, order.id, (RectificationStatus.issued.value,)) is not None:
+        if not getattr(rect, "_issuing", False) and rect.status == RectificationStatus.pending.value:
+            on_behalf(session, rectification_flow, rect, "issue", actor, now, {"notice": notice})
         return
     rect = new_rectification(session, order, None, notice or str(_l("整改")), now)
     rect._issuing = True
@@ -337,14 +355,17 @@ def _order_revisited(revisit: Revisit, event, actor, now, session) -> None:
     if followed is not None:
         rectification_flow.apply(session, followed, "close", system, now, {"problem": revisit.problem} if revisit.has_problem else {})
     if revisit.has_problem:
-        rect = open_rectification(session, order.id, (RectificationStatus.pending.value,))
+        rect = open_rectification(session, order.id, (RectificationStatus.pending.value, RectificationStatus.issued.value))
         if rect is None:
             rect = new_rectification(session, order, revisit, revisit.problem, now)
         else:
             rect.problem = f"{rect.problem}\n{revisit.problem}"[:4000]
         notice = getattr(revisit, "_notice", None)
-        if notice:
+        if notice and rect.status == RectificationStatus.pending.value:
             on_behalf(session, rectification_flow, rect, "issue", actor, now, {"notice": notice})
+        elif order.status != "rectifying":
+            # the problem sends the order to 整改中 at once; the written notice is due within 12 h
+            send_to_rectifying(session, order, rect, actor, now, notice or draft_notice(rect))
         return
     maybe_revisited(session, order, now)
 

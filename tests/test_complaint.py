@@ -3,6 +3,7 @@
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import func, select
 
 from jobs import run_job
@@ -177,13 +178,17 @@ def test_weekly_statistics_kept_once_and_exported(session, make, tmp_path):
     assert week.breakdown["reply"][0]["label"] in ("24 小时内答复", "超时(含超时未答复)")
 
     path = tmp_path / "weekly.xlsx"
-    assert export_weekly(session, "2026-11", str(path)) == 2
+    with time_machine.travel(datetime(2026, 12, 8, 9, 0, tzinfo=TZ), tick=False):
+        # the weeks touching December so far: the kept week of 11-30 and the week of 12-07 computed now
+        assert export_weekly(session, "2026-12", str(path)) == 4
+    assert session.scalar(select(func.count(ComplaintWeek.id))) == 2
     from openpyxl import load_workbook
 
     book = load_workbook(path)
     assert book.sheetnames == ["投诉周统计", "按类别", "按部门", "按有效性", "按答复时效"]
     sheet = book["投诉周统计"]
     assert [c.value for c in sheet[3]][:4] == ["周次", "周一", "小区/大厦", "投诉数"]
+    assert [sheet.cell(row=r, column=4).value for r in range(4, 8)] == [2, 1, 1, 0]
     assert sheet.freeze_panes == "A4"
 
 

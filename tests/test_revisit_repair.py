@@ -119,7 +119,7 @@ def test_a_problem_needs_a_written_notice_within_12_hours(session, make):
     record(session, r1, found, satisfaction="dissatisfied", problem="水龙头仍然滴水")
     rect = session.scalar(select(Rectification).where(Rectification.repair_order_id == order.id))
     assert (rect.status, rect.due_at, rect.problem) == ("pending", found + 12 * H, "水龙头仍然滴水")
-    assert order.status == "returned"
+    assert order.status == "rectifying"
     assert run_job(session, "overdue_scan", found + 11 * H)["rectification_overdue"] == 0
     assert run_job(session, "overdue_scan", found + 13 * H)["rectification_overdue"] == 1
     assert run_job(session, "overdue_scan", found + 13 * H)["rectification_overdue"] == 0
@@ -164,12 +164,21 @@ def test_notice_written_with_the_revisit_sends_the_order_to_rectifying_at_once(s
 
 def test_rectify_applied_on_the_order_itself_records_the_notice(session, make):
     order = order_done(session, make, category="civil")
-    (r1,) = plan(session, order)[1]
-    record(session, r1, T0 + 5 * H, satisfaction="dissatisfied", problem="墙面修补处开裂")
-    repair_flow.apply(session, order, "rectify", SYSTEM, T0 + 6 * H, {"notice": "重新批灰"})
+    repair_flow.apply(session, order, "rectify", SYSTEM, T0 + 6 * H, {"notice": "业主来电反映墙面开裂,重新批灰"})
     session.commit()
     rect = session.scalar(select(Rectification).where(Rectification.repair_order_id == order.id))
-    assert (rect.status, rect.notice, order.status) == ("issued", "重新批灰", "rectifying")
+    assert (rect.status, rect.notice, order.status) == ("issued", "业主来电反映墙面开裂,重新批灰", "rectifying")
+
+
+def test_problem_found_before_the_order_is_back_waits_for_its_return(session, make):
+    order = order_done(session, make, category="appliance", returned=False)
+    (r1,) = plan(session, order)[1]
+    record(session, r1, T0 + 4 * H, satisfaction="dissatisfied", problem="热水器仍不点火")
+    rect = session.scalar(select(Rectification).where(Rectification.repair_order_id == order.id))
+    assert (rect.status, order.status) == ("pending", "completed")
+    repair_flow.apply(session, order, "return", SYSTEM, T0 + 5 * H)
+    session.commit()
+    assert order.status == "rectifying" and "热水器仍不点火" in order.rectify_notice
 
 
 def test_revisit_tasks_and_the_revisit_rate(session, make):
