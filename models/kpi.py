@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from urllib.parse import urlencode
 
 from flask_babel import lazy_gettext as _l
 
@@ -22,7 +23,8 @@ from models.base import TZ, as_utc, fmt_dt, local, utcnow
 
 logger = logging.getLogger(__name__)
 
-GE, LE = ">=", "<="
+GE, LE, LT = ">=", "<=", "<"
+SIGNS = {GE: "≥", LE: "≤", LT: "<"}
 
 
 # ---------------------------------------------------------------- windows (Asia/Shanghai)
@@ -82,7 +84,7 @@ def list_url(endpoint: str, **filters) -> str | None:
         base = url_for(endpoint)
     except BuildError:
         return None
-    args = "&".join(f"{k}={v}" for k, v in filters.items() if v is not None)
+    args = urlencode({k: v for k, v in filters.items() if v is not None})
     return f"{base}?{args}" if args else base
 
 
@@ -95,7 +97,7 @@ class Kpi:
     compare: str  # GE: higher is better; LE: lower is better
     unit: str  # "%", "‰", "次", "分"
     window: object  # how the value is measured, e.g. 本年 / 本月 / 近 30 天
-    func: Callable  # (session, estate_id, now) -> Decimal | None
+    func: Callable  # (session, estate_id, now) -> Decimal | (Decimal, note) | None
     url: Callable | None = None  # (estate_id, now) -> str | None, in a request
     requires: tuple[str, ...] = ()  # area modules that must be installed
     places: int = 1
@@ -108,7 +110,9 @@ class Kpi:
         return all(area_module(m) is not None for m in self.requires)
 
     def met(self, value: Decimal) -> bool:
-        return value >= self.target if self.compare == GE else value <= self.target
+        if self.compare == GE:
+            return value >= self.target
+        return value < self.target if self.compare == LT else value <= self.target
 
     def fmt(self, value: Decimal | None) -> str:
         if value is None:
@@ -119,16 +123,18 @@ class Kpi:
 
     @property
     def target_text(self) -> str:
-        sign = "≥" if self.compare == GE else "≤"
-        return f"{sign} {self.fmt(self.target)}"
+        return f"{SIGNS[self.compare]} {self.fmt(self.target)}"
 
     def evaluate(self, session, estate_id: int, now: datetime) -> KpiResult:
+        note = None
         try:
             value = self.func(session, estate_id, now)
         except Exception:  # one broken measure must not take the home page down
             logger.exception("KPI %s failed for estate %s", self.name, estate_id)
             session.rollback()
             value = None
+        if isinstance(value, tuple):
+            value, note = value
         if value is None:
             status = "nodata"
         elif self.met(Decimal(value)):
@@ -143,7 +149,7 @@ class Kpi:
                 url = self.url(estate_id, now)
             except Exception:
                 logger.exception("KPI %s link failed", self.name)
-        return KpiResult(self, estate_id, None if value is None else Decimal(value), status, url)
+        return KpiResult(self, estate_id, None if value is None else Decimal(value), status, url, note)
 
 
 @dataclass
@@ -153,6 +159,7 @@ class KpiResult:
     value: Decimal | None
     status: str  # met | missed | pending | nodata
     url: str | None
+    note: str | None = None  # e.g. the weakest service area, the manager with the fewest visits
 
     @property
     def value_text(self) -> str:
@@ -186,104 +193,196 @@ def estate_kpis(session, estate_id: int, now: datetime, role_names: set[str] | N
     return [k.evaluate(session, estate_id, now) for k in available_kpis(role_names)]
 
 
-# ---------------------------------------------------------------- charts
-@dataclass
-class Chart:
-    name: str
-    title: object
-    kind: str  # "stack" (stacked bars), "line", "bar", "pie"
-    func: Callable  # (session, estate_ids | None, now) -> {"x": [...], "series": [{"name", "data"}]} | None
-    requires: tuple[str, ...] = ()
-    unit: str = ""
-    roles: tuple[str, ...] = field(default_factory=tuple)
-
-    def available(self) -> bool:
-        return all(area_module(m) is not None for m in self.requires)
-
-    def data(self, session, estate_ids: list[int] | None, now: datetime) -> dict | None:
-        try:
-            result = self.func(session, estate_ids, now)
-        except Exception:
-            logger.exception("chart %s failed", self.name)
-            session.rollback()
-            return None
-        if result is None:
-            return None
-        return {"name": self.name, "title": str(self.title), "kind": self.kind, "unit": self.unit, **result}
+# ---------------------------------------------------------------- the handbook's KPIs
+MANAGERS = ("公司经理", "物业经理", "管理处主任")
 
 
-CHARTS: dict[str, Chart] = {}
+def local_text(moment: datetime) -> str:
+    """A moment as FAB's list filters read it (Asia/Shanghai wall time)."""
+    return local(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def register_chart(chart: Chart) -> Chart:
-    CHARTS[chart.name] = chart
-    return chart
+def _period(now: datetime) -> str:
+    return local(now).strftime("%Y-%m")
 
 
-def available_charts(role_names: set[str] | None = None) -> list[Chart]:
-    return [
-        c
-        for c in CHARTS.values()
-        if c.available() and (role_names is None or not c.roles or set(c.roles) & role_names)
-    ]
+def _percent(kpi) -> Decimal | None:
+    """An area's ratio (0..1) as a percentage."""
+    return None if kpi is None or kpi.value is None else (kpi.value * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
-def month_keys(now: datetime, months: int = 12) -> list[str]:
-    """The last `months` months as "YYYY-MM", oldest first (Asia/Shanghai)."""
-    d = local(now).date().replace(day=1)
-    keys = []
-    for _ in range(months):
-        keys.append(f"{d.year:04d}-{d.month:02d}")
-        d = (d - timedelta(days=1)).replace(day=1)
-    return list(reversed(keys))
+# 有效投诉率 (接待 二.3): valid complaints of the year ÷ households, kept below 0.5‰.
+def _valid_complaint_rate(session, estate_id, now):
+    func = area_function("models.complaint", "valid_complaint_rate")
+    kpi = func(session, estate_id, local(now).year)
+    if kpi.value is None:
+        return None
+    return kpi.value, str(_l("有效投诉 %(n)s 件 / %(h)s 户", n=kpi.numerator, h=kpi.denominator))
 
 
-def month_label(key: str) -> str:
-    year, month = key.split("-")
-    return f"{int(month)}月" if month != "01" else f"{year}年1月"
+register(
+    Kpi(
+        "valid_complaint_rate", _l("有效投诉率"), Decimal("0.5"), LT, "‰", _l("本年"), _valid_complaint_rate,
+        url=lambda estate_id, now: list_url(
+            "ComplaintView.list", _flt_0_estate=estate_id, _flt_0_valid="y", _flt_1_received_at=local_text(year_start(now))
+        ),
+        requires=("models.complaint",), places=2, roles=MANAGERS + ("物业管理员",),
+        help=_l("有效投诉要控制在年 0.5‰ 以下(接待 二.3)"),
+    )
+)
 
 
-def monthly_counts(rows, keys: list[str]) -> dict[str, list[int]]:
-    """rows of (series name, local datetime) -> {series: counts per month key}."""
-    index = {k: i for i, k in enumerate(keys)}
-    series: dict[str, list[int]] = {}
-    for name, when in rows:
-        if when is None:
-            continue
-        key = local(when).strftime("%Y-%m")
-        if key in index:
-            series.setdefault(str(name), [0] * len(keys))[index[key]] += 1
-    return series
+# 回访处理率 (接待 二.5): due revisits done, 100%.
+def _revisit_rate(session, estate_id, now):
+    func = area_function("models.revisit", "revisit_rate")
+    at = local(now)
+    kpi = func(session, estate_id, at.year, at.month, now)
+    value = _percent(kpi)
+    return None if value is None else (value, str(_l("按时完成 %(n)s / 应回访 %(d)s", n=kpi.numerator, d=kpi.denominator)))
 
 
-def in_estates(column, estate_ids: list[int] | None):
-    return column.in_(estate_ids) if estate_ids is not None else True
+register(
+    Kpi(
+        "revisit_rate", _l("回访处理率"), Decimal("100"), GE, "%", _l("本月"), _revisit_rate,
+        url=lambda estate_id, now: list_url(
+            "RevisitView.list", _flt_0_estate=estate_id, _flt_1_due_at=local_text(month_start(now)), _flt_2_due_at=local_text(now)
+        ),
+        requires=("models.revisit",), roles=MANAGERS + ("总值班员", "物业管理员"),
+        help=_l("维修服务回访处理率达 100%(接待 二.5)"),
+    )
+)
 
 
-def _overdue_trend(session, estate_ids, now):
-    """Overdue items flagged per month, by kind (the overdue scan's tasks)."""
-    from sqlalchemy import select
+# 按时回单率 (维修单 一.3): orders back at the duty room within 3 days of dispatch.
+def _on_time_return_rate(session, estate_id, now):
+    return area_function("models.repair_reports", "on_time_return_rate")(session, estate_id, now)
 
-    from models.notify import OVERDUE_TASK_KINDS, PAYMENT_TASK_KINDS
-    from models.task import Task, TaskKind
 
-    keys = month_keys(now)
-    rows = session.execute(
-        select(Task.kind, Task.created_at).where(
-            Task.kind.in_(OVERDUE_TASK_KINDS + PAYMENT_TASK_KINDS + ("revisit_overdue",)),
-            Task.created_at >= month_start(now, 11),
-            Task.created_at < next_month_start(now),
-            in_estates(Task.estate_id, estate_ids),
+register(
+    Kpi(
+        "on_time_return_rate", _l("按时回单率"), Decimal("100"), GE, "%", _l("近 30 天"), _on_time_return_rate,
+        url=lambda estate_id, now: list_url(
+            "RepairOrderView.list", _flt_0_estate=estate_id, _flt_1_returned_at=local_text(rolling(now))
+        ),
+        requires=("models.repair", "models.repair_reports"), roles=MANAGERS + ("总值班员",),
+        help=_l("各处接到维修单后一般 3 天内回单(维修单 一.3)"),
+    )
+)
+
+
+# 投诉 24 小时答复率 (接待 二.3).
+def _reply_rate(session, estate_id, now):
+    func = area_function("models.complaint", "reply_on_time_rate")
+    at = local(now)
+    kpi = func(session, estate_id, at.year, at.month, now)
+    value = _percent(kpi)
+    return None if value is None else (value, str(_l("按时答复 %(n)s / 应答复 %(d)s", n=kpi.numerator, d=kpi.denominator)))
+
+
+register(
+    Kpi(
+        "complaint_reply_rate", _l("投诉 24 小时答复率"), Decimal("100"), GE, "%", _l("本月"), _reply_rate,
+        url=lambda estate_id, now: list_url("ComplaintView.list", _flt_0_estate=estate_id, _flt_1_received_at=local_text(month_start(now))),
+        requires=("models.complaint",), roles=MANAGERS + ("物业管理员",),
+        help=_l("投诉电话 24 小时开通,24 小时内给予答复(接待 二.3)"),
+    )
+)
+
+
+# 物业经理走访 (接待 二.4): at least 3 visits a month by each 物业经理 of the estate; the fewest is shown.
+def _manager_visits(session, estate_id, now):
+    contact = area_module("models.reception_contact")
+    people = [s for s in contact.managers(session) if estate_id in s.estate_ids]
+    if not people:
+        return None
+    counts = contact.visits_in_month(session, [s.id for s in people], _period(now))
+    fewest = min(people, key=lambda s: (counts.get(s.id, 0), s.id))
+    n = counts.get(fewest.id, 0)
+    if len(people) == 1:
+        return Decimal(n), fewest.name
+    return Decimal(n), str(_l("最少:%(name)s(共 %(k)s 位经理)", name=fewest.name, k=len(people)))
+
+
+register(
+    Kpi(
+        "manager_visits", _l("物业经理走访"), Decimal("3"), GE, "次", _l("本月"), _manager_visits,
+        url=lambda estate_id, now: list_url("OwnerVisitView.list", _flt_0_estate=estate_id, _flt_0_period=_period(now)),
+        requires=("models.reception_contact",), places=0, accumulates_until=next_month_start, roles=MANAGERS,
+        help=_l("物业经理每月 3 次走访业户(接待 二.4)"),
+    )
+)
+
+
+# 意见征询 (接待 一.5): the average score (1–5) of the estate's latest survey with answers.
+SURVEY_TARGET = Decimal("4.0")
+
+
+def _survey_average(session, estate_id, now):
+    from sqlalchemy import func, select
+
+    survey = area_module("models.survey")
+    campaign, response = survey.SurveyCampaign, survey.SurveyResponse
+    latest = session.scalar(
+        select(campaign.id)
+        .join(response, response.survey_id == campaign.id)
+        .where(campaign.estate_id == estate_id, response.submitted_at <= now)
+        .group_by(campaign.id)
+        .order_by(func.max(response.submitted_at).desc(), campaign.id.desc())
+        .limit(1)
+    )
+    if latest is None:
+        return None
+    report = survey.survey_report(session, survey_ids=[latest], scope="all")
+    row = next((e for e in report.estates if e.estate_id == estate_id), None)
+    if row is None or row.average is None:
+        return None
+    return row.average, (str(_l("最弱:%(area)s", area=row.weakest)) if row.weakest else None)
+
+
+register(
+    Kpi(
+        "survey_average", _l("意见征询平均分"), SURVEY_TARGET, GE, "分", _l("最近一期"), _survey_average,
+        url=lambda estate_id, now: list_url("SurveyView.list", _flt_0_estate=estate_id),
+        requires=("models.survey",), places=2, roles=MANAGERS + ("物业管理员",),
+        help=_l("业主(住户)意见征询表各服务项目的平均分(5 分制)"),
+    )
+)
+
+
+# 收费率 (接待 六.3): money collected on the payment requests that fell due in the last 3 months.
+COLLECTION_TARGET = Decimal("95")
+
+
+def _collection_rate(session, estate_id, now):
+    from sqlalchemy import func, select
+
+    billing = area_module("models.billing")
+    request = billing.PaymentRequest
+    today = local(now).date()
+    billed, paid = session.execute(
+        select(func.sum(request.total), func.sum(request.paid_amount)).where(
+            request.estate_id == estate_id, request.due_on < today, request.due_on >= today - timedelta(days=92)
         )
-    ).all()
-    series = monthly_counts(((TaskKind.label_of(k), at) for k, at in rows), keys)
-    return {
-        "x": [month_label(k) for k in keys],
-        "series": [{"name": n, "data": d} for n, d in sorted(series.items(), key=lambda s: -sum(s[1]))],
-    }
+    ).one()
+    if not billed:
+        return None
+    rate = ratio(min(paid or 0, billed), billed)
+    return rate, str(_l("已收 %(p)s / 应收 %(b)s 元", p=f"{Decimal(paid or 0):,.2f}", b=f"{Decimal(billed):,.2f}"))
 
 
-register_chart(Chart("overdue_trend", _l("超期事项趋势(近 12 个月,按类别)"), "stack", _overdue_trend, unit="件"))
+register(
+    Kpi(
+        "collection_rate", _l("收费率"), COLLECTION_TARGET, GE, "%", _l("近 3 个月到期"), _collection_rate,
+        url=lambda estate_id, now: list_url(
+            "PaymentRequestView.list",
+            _flt_0_estate=estate_id,
+            _flt_1_due_on=(local(now).date() - timedelta(days=93)).isoformat(),
+            _flt_2_due_on=local(now).date().isoformat(),
+        ),
+        requires=("models.billing",), roles=MANAGERS + ("财务内勤",),
+        help=_l("付款请求书到期应收金额中已收回的比例"),
+    )
+)
 
 
 # ---------------------------------------------------------------- the monthly KPI sheet

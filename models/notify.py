@@ -25,7 +25,16 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import AuditMixinNullable, EstateOwned, LabeledEnum, UTCDateTime, ValidationError, code_column, fmt_dt, utcnow
+from models.base import (
+    AuditMixinNullable,
+    EstateOwned,
+    LabeledEnum,
+    UTCDateTime,
+    ValidationError,
+    code_column,
+    fmt_dt,
+    utcnow,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -480,6 +489,46 @@ def overdue_tasks(session, webhook: Webhook, since: datetime, now: datetime) -> 
 @source(NotifyEvent.payment_overdue.value)
 def overdue_payments(session, webhook: Webhook, since: datetime, now: datetime) -> int:
     return _queue_tasks(session, webhook, since, now, PAYMENT_TASK_KINDS, NotifyEvent.payment_overdue.value)
+
+
+@source(NotifyEvent.emergency_order.value)
+def emergency_orders(session, webhook: Webhook, since: datetime, now: datetime) -> int:
+    """New 急修 orders of the estate (接待 六.4): the duty room's group hears of them at once."""
+    from models.kpi import area_module
+
+    repair = area_module("models.repair")
+    if repair is None:
+        return 0
+    order = repair.RepairOrder
+    orders = session.scalars(
+        select(order)
+        .where(
+            order.estate_id == webhook.estate_id,
+            order.urgency == repair.Urgency.emergency.value,
+            order.created_on >= since,
+            order.created_on <= now,
+        )
+        .order_by(order.id)
+    )
+    count = 0
+    for o in orders:
+        estate = webhook.estate.name if webhook.estate else ""
+        title = f"【{estate}】{NotifyEvent.label_of(NotifyEvent.emergency_order.value)} {o.number}"
+        place = " ".join(str(x) for x in (o.unit, o.location) if x)
+        lines = [
+            str(_l("急修原因:%(r)s", r=repair.EmergencyReason.label_of(o.emergency_reason) or "—")),
+            str(_l("类别:%(c)s", c=repair.RepairCategory.label_of(o.category))),
+            str(_l("地点:%(p)s", p=place or "—")),
+            str(_l("问题:%(p)s", p=(o.problem or "")[:200])),
+            str(_l("报修时间:%(t)s", t=fmt_dt(o.recorded_at))),
+        ]
+        if o.contact_phone:
+            lines.append(str(_l("联系电话:%(p)s", p=o.contact_phone)))
+        if getattr(o, "backdated", False):
+            lines.append(str(_l("(事后补录)")))
+        if enqueue(session, webhook, NotifyEvent.emergency_order.value, title, lines, object_type="repair_order", object_id=o.id, now=now):
+            count += 1
+    return count
 
 
 def collect(session, now: datetime) -> dict:

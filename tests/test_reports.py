@@ -142,7 +142,7 @@ def demo(session):
     from app.demo import make_demo
     from models.master import Department
 
-    make_demo(session, seed=7)
+    make_demo(session)
     yield
     session.rollback()
     session.execute(update(Department).values(head_id=None))

@@ -11,7 +11,8 @@ from app import roles
 from app.extensions import db
 from app.scope import scoped
 from models.base import utcnow
-from models.kpi import available_charts, estate_kpis, list_url
+from models.kpi import estate_kpis, list_url
+from models.kpi_charts import available_charts
 from models.master import Estate
 from models.notify import OVERDUE_TASK_KINDS, PAYMENT_TASK_KINDS
 from models.task import Task, TaskKind, tasks_for_user_clause

@@ -47,11 +47,21 @@
     };
   }
 
+  function isEmpty(c) {
+    return !(c.series || []).some(function (s) {
+      return (s.data || []).some(function (v) { return v !== null && v !== undefined && v !== 0; });
+    });
+  }
+
   charts.forEach(function (c) {
     var el = document.getElementById("chart-" + c.name);
     if (!el) { return; }
     var chart = echarts.init(el, null, { renderer: "canvas" });
-    chart.setOption(c.kind === "pie" ? pieOptions(c) : axisOptions(c));
+    var options = c.kind === "pie" ? pieOptions(c) : axisOptions(c);
+    if (isEmpty(c)) {
+      options.graphic = { type: "text", left: "center", top: "middle", style: { text: "暂无数据", fontSize: 14, fill: "#999" } };
+    }
+    chart.setOption(options);
     el.setAttribute("data-rendered", "1");
     instances.push(chart);
   });
