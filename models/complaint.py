@@ -520,7 +520,7 @@ def _spawn_repair(c: Complaint, actor, now, session, category=None, urgency=None
 
 
 def _last_revisit(session, c: Complaint) -> Revisit | None:
-    rows = [r for r in revisits_of(session, "complaint", c.id) if r.status != RevisitStatus.cancelled.value]
+    rows = revisits_of(session, "complaint", c.id)
     return rows[-1] if rows else None
 
 

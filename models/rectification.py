@@ -64,7 +64,6 @@ class RectificationStatus(LabeledEnum):
     issued = "issued"
     reworked = "reworked"
     closed = "closed"
-    cancelled = "cancelled"
 
     @classmethod
     def labels(cls):
@@ -73,7 +72,6 @@ class RectificationStatus(LabeledEnum):
             "issued": _l("整改中"),
             "reworked": _l("已返工待复查"),
             "closed": _l("已完成"),
-            "cancelled": _l("已取消"),
         }
 
 
@@ -135,7 +133,7 @@ class Rectification(EstateOwned, AuditMixinNullable, Model):
     def state_label(self) -> str:
         if self.is_overdue(utcnow()):
             return str(_l("超过 12 小时未发通知"))
-        if self.issued_on_time is False and self.status != RectificationStatus.cancelled.value:
+        if self.issued_on_time is False:
             return f"{self.status_label}({_l('通知超时')})"
         return self.status_label
 
@@ -180,12 +178,6 @@ def _rework(rect: Rectification, actor, now, session, revisit_id=None):
 def _close(rect: Rectification, actor, now, session, problem=None):
     rect.closed_at = now
     return str(_l("复查回访仍有问题,已另开整改通知")) if problem else str(_l("复查回访无问题,整改完成"))
-
-
-@rectification_flow.add("cancel", list(OPEN_RECTIFICATION), RectificationStatus.cancelled.value, _l("取消整改"))
-def _cancel(rect: Rectification, actor, now, session, reason=None):
-    rect.closed_at = now
-    return reason or str(_l("维修单已取消"))
 
 
 def on_behalf(session, flow, obj, name: str, actor, now: datetime, params: dict):
@@ -371,7 +363,7 @@ def _order_revisited(revisit: Revisit, event, actor, now, session) -> None:
 
 
 def all_revisits_done(session, order) -> bool:
-    revisits = [r for r in revisits_of(session, ORDER, order.id) if r.status != RevisitStatus.cancelled.value]
+    revisits = revisits_of(session, ORDER, order.id)
     if not revisits or any(r.status == RevisitStatus.pending.value for r in revisits):
         return False
     if needs_rain_revisit(order) and not any(r.kind == RevisitKind.after_rain.value for r in revisits):

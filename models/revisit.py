@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from flask_appbuilder.models.sqla import Model
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, case, func, or_, select
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, or_, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import (
@@ -76,11 +76,10 @@ class Satisfaction(LabeledEnum):
 class RevisitStatus(LabeledEnum):
     pending = "pending"
     done = "done"
-    cancelled = "cancelled"
 
     @classmethod
     def labels(cls):
-        return {"pending": _l("待回访"), "done": _l("已回访"), "cancelled": _l("已取消")}
+        return {"pending": _l("待回访"), "done": _l("已回访")}
 
 
 OBJECT_LABELS = {"repair_order": _l("维修单"), "complaint": _l("投诉"), "visit_record": _l("来访记录"), "owner_visit": _l("走访记录")}
@@ -90,10 +89,6 @@ OBJECT_LABELS = {"repair_order": _l("维修单"), "complaint": _l("投诉"), "vi
 def day_start(day: date) -> datetime:
     """Midnight of a calendar day in Asia/Shanghai, as UTC."""
     return datetime.combine(day, time(0), tzinfo=TZ).astimezone(UTC)
-
-
-def today_local(now: datetime) -> date:
-    return local_date(now)
 
 
 # ---------------------------------------------------------------- the plan (pure rules)
@@ -191,7 +186,7 @@ class RainDay(EstateOwned, AuditMixinNullable, Model):
             self.date = self.date.date()
         if not isinstance(self.date, date):
             raise ValidationError("date", _l("日期格式不正确,应为 YYYY-MM-DD"))
-        today = today_local(now or utcnow())
+        today = local_date(now or utcnow())
         if self.date > today:
             raise ValidationError("date", _l("雨天日期不能晚于今天(%(today)s):只能登记已经下过雨的日子", today=today.isoformat()))
         if self.date < today - timedelta(days=366):
@@ -317,9 +312,7 @@ class Revisit(EstateOwned, AuditMixinNullable, Model):
         return self.status_label
 
 
-REVISIT_STATUS_LABEL = RevisitStatus.label_of
-
-revisit_flow = register_workflow(Workflow(object_type="revisit", permission_view="Revisit", status_labels=REVISIT_STATUS_LABEL))
+revisit_flow = register_workflow(Workflow(object_type="revisit", permission_view="Revisit", status_labels=RevisitStatus.label_of))
 
 
 def _optional_text(field: str, value, max_len: int) -> str | None:
@@ -378,12 +371,6 @@ def _record(
     return text
 
 
-@revisit_flow.add("cancel", [RevisitStatus.pending.value], RevisitStatus.cancelled.value, _l("取消回访"))
-def _cancel(revisit: Revisit, actor, now, session, reason=None):
-    close_tasks(session, ["revisit_due", "revisit_overdue"], "revisit", revisit.id, now, note=str(_l("回访已取消")))
-    return _optional_text("reason", reason, 200) or str(_l("所属记录已取消"))
-
-
 def schedule_revisit(
     session,
     object_type: str,
@@ -431,23 +418,6 @@ def revisits_of(session, object_type: str, object_id: int) -> list[Revisit]:
             select(Revisit).where(Revisit.object_type == object_type, Revisit.object_id == object_id).order_by(Revisit.round, Revisit.due_at, Revisit.id)
         )
     )
-
-
-def cancel_open_revisits(session, object_type: str, object_id: int, actor, now: datetime, reason: str) -> int:
-    count = 0
-    for revisit in revisits_of(session, object_type, object_id):
-        if revisit.status == RevisitStatus.pending.value:
-            revisit_flow.apply(session, revisit, "cancel", actor, now, {"reason": reason})
-            count += 1
-    return count
-
-
-def open_revisits_query(now: datetime, estate_ids: set[int] | None = None):
-    """Pending revisits that may be made now (not_before passed), overdue ones included."""
-    query = select(Revisit).where(Revisit.status == RevisitStatus.pending.value, Revisit.not_before <= now)
-    if estate_ids is not None:
-        query = query.where(Revisit.estate_id.in_(estate_ids))
-    return query
 
 
 # ---------------------------------------------------------------- KPI
@@ -513,13 +483,13 @@ def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
 def revisit_rate(session, estate_id: int | None, year: int, month: int, now: datetime | None = None) -> Kpi:
     """回访处理率: revisits done on time ÷ revisits due in the month (up to `now`); target 100%.
 
-    Every kind of revisit counts (repair orders, complaints, visit opinions); cancelled ones do not.
+    Every kind of revisit counts (repair orders, complaints, visit opinions).
     `estate_id=None` is the whole company.
     """
     now = now or utcnow()
     start, end = month_bounds(year, month)
     end = min(end, now)
-    conds = [Revisit.status != RevisitStatus.cancelled.value, Revisit.due_at >= start, Revisit.due_at < end]
+    conds = [Revisit.due_at >= start, Revisit.due_at < end]
     if estate_id is not None:
         conds.append(Revisit.estate_id == estate_id)
     due = session.scalar(select(func.count(Revisit.id)).where(*conds)) or 0
@@ -530,17 +500,3 @@ def revisit_rate(session, estate_id: int | None, year: int, month: int, now: dat
         or 0
     )
     return Kpi("revisit_rate", str(_l("回访处理率")), on_time, due, ratio(on_time, due), Decimal("1"), "%")
-
-
-def revisit_counts_by_estate(session, now: datetime, estate_ids: set[int] | None = None) -> dict[int, dict[str, int]]:
-    """Open, overdue and due-today revisits per estate (for the desk and the dashboard)."""
-    end_of_today = day_start(today_local(now) + timedelta(days=1))
-    query = select(
-        Revisit.estate_id,
-        func.count(Revisit.id),
-        func.sum(case((Revisit.due_at < now, 1), else_=0)),
-    ).where(Revisit.status == RevisitStatus.pending.value, Revisit.not_before < end_of_today)
-    if estate_ids is not None:
-        query = query.where(Revisit.estate_id.in_(estate_ids))
-    rows = session.execute(query.group_by(Revisit.estate_id)).all()
-    return {estate: {"open": n, "overdue": int(o or 0)} for estate, n, o in rows}

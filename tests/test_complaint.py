@@ -11,7 +11,6 @@ from models.base import TZ, ValidationError
 from models.complaint import (
     Complaint,
     ComplaintWeek,
-    build_week,
     complaint_flow,
     export_weekly,
     reply_on_time_rate,

@@ -257,7 +257,7 @@ class RectificationView(EventLogMixin, TransitionViewMixin, ScopedModelView):
     datamodel = ScopedInterface(Rectification)
     class_permission_name = "Rectification"
     workflow_type = "rectification"
-    base_permissions = ["can_read", "can_issue", "can_export", "can_print_view"]
+    base_permissions = ["can_read", "can_issue", "can_export"]
     method_permission_name = ScopedModelView.method_permission_name | {"print_notice": "read"}
     list_title = _l("整改通知")
     show_title = _l("整改通知")
