@@ -32,6 +32,9 @@ def register_views(appbuilder) -> None:
     task.register(appbuilder)
     master.register(appbuilder)
     system.register(appbuilder)
+    from views import reception
+
+    reception.register(appbuilder)
     from views import billing, services, services_attendance, services_price, services_subscription
 
     billing.register(appbuilder)

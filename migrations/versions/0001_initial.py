@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-11-29 00:55:57.363495
+Create Date: 2026-11-29 01:01:43.270297
 
 """
 from alembic import op
@@ -426,6 +426,31 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_service_item_estate_id'), ['estate_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_service_item_kind'), ['kind'], unique=False)
 
+    op.create_table('survey',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('period', sa.String(length=7), nullable=False),
+    sa.Column('title', sa.String(length=100), nullable=False),
+    sa.Column('areas', sa.Text(), nullable=False),
+    sa.Column('issued_on', sa.Date(), nullable=True),
+    sa.Column('status', sa.String(length=14), nullable=False),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('estate_id', 'period', name='uq_survey_estate_period')
+    )
+    with op.batch_alter_table('survey', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_survey_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_survey_period'), ['period'], unique=False)
+        batch_op.create_index(batch_op.f('ix_survey_status'), ['status'], unique=False)
+
     op.create_table('venue',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=60), nullable=False),
@@ -589,6 +614,52 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_cash_handover_estate_id'), ['estate_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_cash_handover_staff_id'), ['staff_id'], unique=False)
 
+    op.create_table('forum',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('held_at', sa.DateTime(), nullable=False),
+    sa.Column('period', sa.String(length=7), nullable=False),
+    sa.Column('topic', sa.String(length=200), nullable=False),
+    sa.Column('venue', sa.String(length=100), nullable=True),
+    sa.Column('mode', sa.String(length=17), nullable=False),
+    sa.Column('host_id', sa.Integer(), nullable=True),
+    sa.Column('participants', sa.Text(), nullable=True),
+    sa.Column('participant_count', sa.Integer(), nullable=True),
+    sa.Column('minutes', sa.Text(), nullable=True),
+    sa.Column('status', sa.String(length=15), nullable=False),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['host_id'], ['staff.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('forum', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_forum_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_forum_held_at'), ['held_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_forum_period'), ['period'], unique=False)
+        batch_op.create_index(batch_op.f('ix_forum_status'), ['status'], unique=False)
+
+    op.create_table('manager_visit_month',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('period', sa.String(length=7), nullable=False),
+    sa.Column('visits', sa.Integer(), nullable=False),
+    sa.Column('required', sa.Integer(), nullable=False),
+    sa.Column('short', sa.Boolean(), nullable=False),
+    sa.Column('checked_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('staff_id', 'period', name='uq_manager_visit_month')
+    )
+    with op.batch_alter_table('manager_visit_month', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_manager_visit_month_period'), ['period'], unique=False)
+        batch_op.create_index(batch_op.f('ix_manager_visit_month_staff_id'), ['staff_id'], unique=False)
+
     op.create_table('notify_delivery',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('message_id', sa.Integer(), nullable=False),
@@ -668,6 +739,119 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_task_status'), ['status'], unique=False)
         batch_op.create_index('uq_task_open_object', ['kind', 'object_type', 'object_id'], unique=True, sqlite_where=sa.text('done_at IS NULL'), postgresql_where=sa.text('done_at IS NULL'))
 
+    op.create_table('call_record',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('called_at', sa.DateTime(), nullable=False),
+    sa.Column('period', sa.String(length=7), nullable=False),
+    sa.Column('caller_name', sa.String(length=40), nullable=False),
+    sa.Column('phone', sa.String(length=30), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=True),
+    sa.Column('owner_id', sa.Integer(), nullable=True),
+    sa.Column('content', sa.Text(), nullable=False),
+    sa.Column('category', sa.String(length=18), nullable=False),
+    sa.Column('answered_by_id', sa.Integer(), nullable=True),
+    sa.Column('outcome', sa.Text(), nullable=True),
+    sa.Column('for_staff_id', sa.Integer(), nullable=True),
+    sa.Column('message_task_id', sa.Integer(), nullable=True),
+    sa.Column('message_read_at', sa.DateTime(), nullable=True),
+    sa.Column('repair_order_id', sa.Integer(), nullable=True),
+    sa.Column('complaint_id', sa.Integer(), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['answered_by_id'], ['staff.id'], ),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['for_staff_id'], ['staff.id'], ),
+    sa.ForeignKeyConstraint(['message_task_id'], ['task.id'], ),
+    sa.ForeignKeyConstraint(['owner_id'], ['owner.id'], ),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('call_record', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_call_record_answered_by_id'), ['answered_by_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_call_record_called_at'), ['called_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_call_record_category'), ['category'], unique=False)
+        batch_op.create_index(batch_op.f('ix_call_record_complaint_id'), ['complaint_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_call_record_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_call_record_for_staff_id'), ['for_staff_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_call_record_owner_id'), ['owner_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_call_record_period'), ['period'], unique=False)
+        batch_op.create_index(batch_op.f('ix_call_record_phone'), ['phone'], unique=False)
+        batch_op.create_index(batch_op.f('ix_call_record_repair_order_id'), ['repair_order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_call_record_unit_id'), ['unit_id'], unique=False)
+
+    op.create_table('forum_action',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('forum_id', sa.Integer(), nullable=False),
+    sa.Column('content', sa.Text(), nullable=False),
+    sa.Column('assignee_id', sa.Integer(), nullable=False),
+    sa.Column('due_at', sa.DateTime(), nullable=True),
+    sa.Column('task_id', sa.Integer(), nullable=True),
+    sa.Column('done_at', sa.DateTime(), nullable=True),
+    sa.Column('done_note', sa.String(length=200), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['assignee_id'], ['staff.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['forum_id'], ['forum.id'], ),
+    sa.ForeignKeyConstraint(['task_id'], ['task.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('forum_action', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_forum_action_assignee_id'), ['assignee_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_forum_action_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_forum_action_forum_id'), ['forum_id'], unique=False)
+
+    op.create_table('owner_visit',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('visited_at', sa.DateTime(), nullable=False),
+    sa.Column('period', sa.String(length=7), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=True),
+    sa.Column('owner_id', sa.Integer(), nullable=True),
+    sa.Column('interviewee', sa.String(length=40), nullable=True),
+    sa.Column('opinions', sa.Text(), nullable=True),
+    sa.Column('suggestions', sa.Text(), nullable=True),
+    sa.Column('reply_needed', sa.Boolean(), nullable=False),
+    sa.Column('reply_due_at', sa.DateTime(), nullable=True),
+    sa.Column('status', sa.String(length=22), nullable=False),
+    sa.Column('reply', sa.Text(), nullable=True),
+    sa.Column('reply_method', sa.String(length=13), nullable=True),
+    sa.Column('satisfaction', sa.String(length=27), nullable=True),
+    sa.Column('replied_at', sa.DateTime(), nullable=True),
+    sa.Column('replied_by_id', sa.Integer(), nullable=True),
+    sa.Column('repair_order_id', sa.Integer(), nullable=True),
+    sa.Column('complaint_id', sa.Integer(), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['owner_id'], ['owner.id'], ),
+    sa.ForeignKeyConstraint(['replied_by_id'], ['staff.id'], ),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], ),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('owner_visit', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_owner_visit_complaint_id'), ['complaint_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_owner_visit_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_owner_visit_owner_id'), ['owner_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_owner_visit_period'), ['period'], unique=False)
+        batch_op.create_index(batch_op.f('ix_owner_visit_repair_order_id'), ['repair_order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_owner_visit_staff_id'), ['staff_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_owner_visit_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_owner_visit_unit_id'), ['unit_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_owner_visit_visited_at'), ['visited_at'], unique=False)
+
     op.create_table('payment_request',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('number', sa.String(length=20), nullable=False),
@@ -740,6 +924,34 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_subscription_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_subscription_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('survey_response',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('survey_id', sa.Integer(), nullable=False),
+    sa.Column('owner_id', sa.Integer(), nullable=True),
+    sa.Column('unit_id', sa.Integer(), nullable=True),
+    sa.Column('respondent', sa.String(length=40), nullable=True),
+    sa.Column('submitted_at', sa.DateTime(), nullable=False),
+    sa.Column('comments', sa.Text(), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['owner_id'], ['owner.id'], ),
+    sa.ForeignKeyConstraint(['survey_id'], ['survey.id'], ),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('survey_response', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_survey_response_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_survey_response_owner_id'), ['owner_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_survey_response_survey_id'), ['survey_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_survey_response_unit_id'), ['unit_id'], unique=False)
+
     op.create_table('venue_booking',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('venue_id', sa.Integer(), nullable=False),
@@ -772,6 +984,58 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_venue_booking_starts_at'), ['starts_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_venue_booking_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_venue_booking_venue_id'), ['venue_id'], unique=False)
+
+    op.create_table('visit_record',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('visited_at', sa.DateTime(), nullable=False),
+    sa.Column('period', sa.String(length=7), nullable=False),
+    sa.Column('visitor_name', sa.String(length=40), nullable=False),
+    sa.Column('visitor_phone', sa.String(length=30), nullable=True),
+    sa.Column('unit_id', sa.Integer(), nullable=True),
+    sa.Column('owner_id', sa.Integer(), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('category', sa.String(length=18), nullable=False),
+    sa.Column('handled_on_spot', sa.Boolean(), nullable=False),
+    sa.Column('received_by_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=19), nullable=False),
+    sa.Column('department_id', sa.Integer(), nullable=True),
+    sa.Column('handed_over_at', sa.DateTime(), nullable=True),
+    sa.Column('decision', sa.Text(), nullable=True),
+    sa.Column('decided_at', sa.DateTime(), nullable=True),
+    sa.Column('assignee_id', sa.Integer(), nullable=True),
+    sa.Column('outcome', sa.Text(), nullable=True),
+    sa.Column('resolved_at', sa.DateTime(), nullable=True),
+    sa.Column('repair_order_id', sa.Integer(), nullable=True),
+    sa.Column('complaint_id', sa.Integer(), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['assignee_id'], ['staff.id'], ),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['department_id'], ['department.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['owner_id'], ['owner.id'], ),
+    sa.ForeignKeyConstraint(['received_by_id'], ['staff.id'], ),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('visit_record', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_visit_record_assignee_id'), ['assignee_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_visit_record_category'), ['category'], unique=False)
+        batch_op.create_index(batch_op.f('ix_visit_record_complaint_id'), ['complaint_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_visit_record_department_id'), ['department_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_visit_record_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_visit_record_owner_id'), ['owner_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_visit_record_period'), ['period'], unique=False)
+        batch_op.create_index(batch_op.f('ix_visit_record_received_by_id'), ['received_by_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_visit_record_repair_order_id'), ['repair_order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_visit_record_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_visit_record_unit_id'), ['unit_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_visit_record_visited_at'), ['visited_at'], unique=False)
 
     op.create_table('payment',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -887,11 +1151,28 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_subscription_fee_estate_id'), ['estate_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_subscription_fee_subscription_id'), ['subscription_id'], unique=False)
 
+    op.create_table('survey_score',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('response_id', sa.Integer(), nullable=False),
+    sa.Column('area', sa.String(length=20), nullable=False),
+    sa.Column('score', sa.Integer(), nullable=False),
+    sa.CheckConstraint('score BETWEEN 1 AND 5', name='ck_survey_score_range'),
+    sa.ForeignKeyConstraint(['response_id'], ['survey_response.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('response_id', 'area', name='uq_survey_score_area')
+    )
+    with op.batch_alter_table('survey_score', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_survey_score_response_id'), ['response_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('survey_score', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_survey_score_response_id'))
+
+    op.drop_table('survey_score')
     with op.batch_alter_table('subscription_fee', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_subscription_fee_subscription_id'))
         batch_op.drop_index(batch_op.f('ix_subscription_fee_estate_id'))
@@ -919,6 +1200,21 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_payment_estate_id'))
 
     op.drop_table('payment')
+    with op.batch_alter_table('visit_record', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_visit_record_visited_at'))
+        batch_op.drop_index(batch_op.f('ix_visit_record_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_visit_record_status'))
+        batch_op.drop_index(batch_op.f('ix_visit_record_repair_order_id'))
+        batch_op.drop_index(batch_op.f('ix_visit_record_received_by_id'))
+        batch_op.drop_index(batch_op.f('ix_visit_record_period'))
+        batch_op.drop_index(batch_op.f('ix_visit_record_owner_id'))
+        batch_op.drop_index(batch_op.f('ix_visit_record_estate_id'))
+        batch_op.drop_index(batch_op.f('ix_visit_record_department_id'))
+        batch_op.drop_index(batch_op.f('ix_visit_record_complaint_id'))
+        batch_op.drop_index(batch_op.f('ix_visit_record_category'))
+        batch_op.drop_index(batch_op.f('ix_visit_record_assignee_id'))
+
+    op.drop_table('visit_record')
     with op.batch_alter_table('venue_booking', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_venue_booking_venue_id'))
         batch_op.drop_index(batch_op.f('ix_venue_booking_status'))
@@ -927,6 +1223,13 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_venue_booking_estate_id'))
 
     op.drop_table('venue_booking')
+    with op.batch_alter_table('survey_response', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_survey_response_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_survey_response_survey_id'))
+        batch_op.drop_index(batch_op.f('ix_survey_response_owner_id'))
+        batch_op.drop_index(batch_op.f('ix_survey_response_estate_id'))
+
+    op.drop_table('survey_response')
     with op.batch_alter_table('subscription', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_subscription_unit_id'))
         batch_op.drop_index(batch_op.f('ix_subscription_status'))
@@ -944,6 +1247,38 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_payment_request_due_on'))
 
     op.drop_table('payment_request')
+    with op.batch_alter_table('owner_visit', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_owner_visit_visited_at'))
+        batch_op.drop_index(batch_op.f('ix_owner_visit_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_owner_visit_status'))
+        batch_op.drop_index(batch_op.f('ix_owner_visit_staff_id'))
+        batch_op.drop_index(batch_op.f('ix_owner_visit_repair_order_id'))
+        batch_op.drop_index(batch_op.f('ix_owner_visit_period'))
+        batch_op.drop_index(batch_op.f('ix_owner_visit_owner_id'))
+        batch_op.drop_index(batch_op.f('ix_owner_visit_estate_id'))
+        batch_op.drop_index(batch_op.f('ix_owner_visit_complaint_id'))
+
+    op.drop_table('owner_visit')
+    with op.batch_alter_table('forum_action', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_forum_action_forum_id'))
+        batch_op.drop_index(batch_op.f('ix_forum_action_estate_id'))
+        batch_op.drop_index(batch_op.f('ix_forum_action_assignee_id'))
+
+    op.drop_table('forum_action')
+    with op.batch_alter_table('call_record', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_call_record_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_call_record_repair_order_id'))
+        batch_op.drop_index(batch_op.f('ix_call_record_phone'))
+        batch_op.drop_index(batch_op.f('ix_call_record_period'))
+        batch_op.drop_index(batch_op.f('ix_call_record_owner_id'))
+        batch_op.drop_index(batch_op.f('ix_call_record_for_staff_id'))
+        batch_op.drop_index(batch_op.f('ix_call_record_estate_id'))
+        batch_op.drop_index(batch_op.f('ix_call_record_complaint_id'))
+        batch_op.drop_index(batch_op.f('ix_call_record_category'))
+        batch_op.drop_index(batch_op.f('ix_call_record_called_at'))
+        batch_op.drop_index(batch_op.f('ix_call_record_answered_by_id'))
+
+    op.drop_table('call_record')
     with op.batch_alter_table('task', schema=None) as batch_op:
         batch_op.drop_index('uq_task_open_object', sqlite_where=sa.text('done_at IS NULL'), postgresql_where=sa.text('done_at IS NULL'))
         batch_op.drop_index(batch_op.f('ix_task_status'))
@@ -966,6 +1301,18 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_notify_delivery_message_id'))
 
     op.drop_table('notify_delivery')
+    with op.batch_alter_table('manager_visit_month', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_manager_visit_month_staff_id'))
+        batch_op.drop_index(batch_op.f('ix_manager_visit_month_period'))
+
+    op.drop_table('manager_visit_month')
+    with op.batch_alter_table('forum', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_forum_status'))
+        batch_op.drop_index(batch_op.f('ix_forum_period'))
+        batch_op.drop_index(batch_op.f('ix_forum_held_at'))
+        batch_op.drop_index(batch_op.f('ix_forum_estate_id'))
+
+    op.drop_table('forum')
     with op.batch_alter_table('cash_handover', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_cash_handover_staff_id'))
         batch_op.drop_index(batch_op.f('ix_cash_handover_estate_id'))
@@ -1003,6 +1350,12 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_venue_estate_id'))
 
     op.drop_table('venue')
+    with op.batch_alter_table('survey', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_survey_status'))
+        batch_op.drop_index(batch_op.f('ix_survey_period'))
+        batch_op.drop_index(batch_op.f('ix_survey_estate_id'))
+
+    op.drop_table('survey')
     with op.batch_alter_table('service_item', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_service_item_kind'))
         batch_op.drop_index(batch_op.f('ix_service_item_estate_id'))

@@ -1,0 +1,565 @@
+"""接待服务 screens and REST resources: 来访记录 (visit_record) and 来电记录 (call_record).
+
+Also the pieces the other reception screens share: the interface that runs a record's
+`on_created` in the same transaction, REST resources that create and correct records through the
+model's own parsing (Chinese errors naming the field), local-time form fields and estate-scoped
+dropdowns.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time, timedelta
+
+from flask import abort, request, url_for
+from flask_appbuilder.baseviews import expose
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from wtforms import BooleanField, DateTimeField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import html_params
+
+import app.roles as roles
+from app.scope import ScopedInterface, allowed_estate_ids, scope_condition, scoped
+from models.base import TZ, DomainError, ValidationError, fmt_dt, utcnow
+from models.master import Department, Staff, staff_estate
+from models.reception import CallRecord, ReceptionCategory, VisitRecord, VisitStatus
+from models.workflow import WORKFLOWS
+from views import add_screen
+from views.base import (
+    PERMISSION_MAP,
+    ScopedModelRestApi,
+    ScopedModelView,
+    TransitionViewMixin,
+    current_actor,
+    transition_action,
+)
+
+logger = logging.getLogger(__name__)
+
+RW = ("read", "write")
+roles.extend(
+    {
+        "接待员": {
+            "VisitRecord": ("read", "write", "export", "hand_over", "resolve"),
+            "CallRecord": ("read", "write", "export"),
+            "ReceptionDesk": ("read",),
+        },
+        "总值班员": {
+            "VisitRecord": ("read",),
+            "CallRecord": ("read", "write", "export"),
+            "ReceptionDesk": ("read",),
+        },
+        "物业经理": {"VisitRecord": ("read", "write", "hand_over", "decide", "resolve"), "CallRecord": RW, "ReceptionDesk": ("read",)},
+        "管理处主任": {"VisitRecord": ("read", "write", "hand_over", "decide", "resolve"), "CallRecord": RW, "ReceptionDesk": ("read",)},
+        "处主任": {"VisitRecord": ("read", "decide", "resolve"), "CallRecord": ("read",)},
+        "物业管理员": {"VisitRecord": ("read",), "CallRecord": ("read",)},
+    }
+)
+
+
+# ---------------------------------------------------------------- shared machinery
+class RecordInterface(ScopedInterface):
+    """Adds a record and runs its `on_created` (tasks, who received it) in one transaction."""
+
+    def add(self, item, commit: bool = True) -> None:
+        super().add(item, commit=False)
+        session = self.session
+        try:
+            session.flush()
+            if hasattr(item, "on_created"):
+                item.on_created(session, current_actor(), utcnow())
+                session.flush()
+            if commit:
+                session.commit()
+        except IntegrityError as ex:
+            session.rollback()
+            raise ValidationError("id", _l("数据与已有记录冲突(重复或引用不存在的记录)")) from ex
+        except Exception:
+            session.rollback()
+            raise
+
+
+class RecordApi(ScopedModelRestApi):
+    """Create (POST) through the model's `register`, correct (PUT) through its `amend`.
+
+    The model parses every field itself, so a missing, malformed or unknown field is answered
+    with a Chinese message naming it, and nothing is written."""
+
+    method_permission_name = PERMISSION_MAP | {"report": "read"}
+
+    def _body(self):
+        if not request.is_json:
+            raise _BadRequest(_("请求必须是 JSON(Content-Type: application/json)"))
+        body = request.get_json(silent=True)
+        if body is None:
+            raise _BadRequest(_("请求体不是合法的 JSON"))
+        return body
+
+    def post_headless(self):
+        session = self.datamodel.session
+        try:
+            body = self._body()
+            item = self.datamodel.obj.register(session, current_actor(), utcnow(), body)
+            session.commit()
+        except _BadRequest as err:
+            return self.response_400(message=err.message)
+        except DomainError as error:
+            return self._domain_response(error)
+        except IntegrityError:
+            session.rollback()
+            return self.response_422(message={"id": [str(_l("数据与已有记录冲突(重复或引用不存在的记录)"))]})
+        session.refresh(item)
+        return self.response(201, id=item.id, result=self.show_model_schema.dump(item))
+
+    def put_headless(self, pk):
+        session = self.datamodel.session
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            return self.response_404()
+        try:
+            body = self._body()
+            item.amend(session, body)
+            self.datamodel.edit(item)
+        except _BadRequest as err:
+            return self.response_400(message=err.message)
+        except DomainError as error:
+            return self._domain_response(error)
+        session.refresh(item)
+        return self.response(200, id=item.id, result=self.show_model_schema.dump(item))
+
+
+class _BadRequest(Exception):
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = str(message)
+
+
+class LocalDateTimeWidget:
+    """FAB's date-time picker showing the value in Asia/Shanghai without seconds."""
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("id", field.id)
+        kwargs.setdefault("name", field.name)
+        return Markup(
+            '<div class="input-group date appbuilder_datetime" data-provide="datepicker">'
+            '<span class="input-group-addon"><i class="fa fa-calendar cursor-hand"></i></span>'
+            f'<input class="form-control" data-format="yyyy-MM-dd hh:mm" {html_params(type="text", value=field._value(), **kwargs)} />'
+            "</div>"
+        )
+
+
+class LocalDateTimeField(DateTimeField):
+    """A time typed as Asia/Shanghai wall time (stored UTC by the column), shown the same way."""
+
+    widget = LocalDateTimeWidget()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("format", ["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"])
+        super().__init__(label, validators, **kwargs)
+
+    def _value(self):
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        return fmt_dt(self.data) if isinstance(self.data, datetime) else ""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError(_("时间格式不正确,应为 2026-11-29 14:30")) from exc
+        if isinstance(self.data, datetime) and self.data.tzinfo is None:
+            self.data = self.data.replace(tzinfo=TZ)
+
+
+class FilterUserEstates(BaseFilter):
+    """Dropdowns list only what belongs to the user's estates."""
+
+    name = "scope"
+    arg_name = "scope"
+
+    def apply(self, query, value):
+        cond = scope_condition(self.model, allowed_estate_ids())
+        return query if cond is None else query.filter(cond)
+
+
+class FilterStaffOfUserEstates(BaseFilter):
+    """Active staff working for one of the user's estates."""
+
+    name = "staff scope"
+    arg_name = "staffscope"
+
+    def apply(self, query, value):
+        query = query.filter(Staff.active.is_(True))
+        ids = allowed_estate_ids()
+        if ids is None:
+            return query
+        return query.filter(Staff.id.in_(select(staff_estate.c.staff_id).where(staff_estate.c.estate_id.in_(ids or {0}))))
+
+
+SCOPED_REL = [["id", FilterUserEstates, None]]
+STAFF_REL = [["id", FilterStaffOfUserEstates, None]]
+
+
+def enum_select(enum_cls, label, required=True):
+    choices = enum_cls.choices() if required else [("", "—")] + enum_cls.choices()
+    return SelectField(label, choices=choices, validators=[DataRequired()] if required else [Optional()])
+
+
+def staff_choices(estate_id: int | None, blank: bool = True) -> list[tuple[str, str]]:
+    from app.extensions import db
+
+    query = select(Staff).where(Staff.active.is_(True)).order_by(Staff.name)
+    if estate_id is not None:
+        query = query.where(Staff.id.in_(select(staff_estate.c.staff_id).where(staff_estate.c.estate_id == estate_id)))
+    people = db.session.scalars(query).all()
+    choices = [(str(s.id), f"{s.name}({s.department.name})" if s.department else s.name) for s in people]
+    return ([("", "—")] if blank else []) + choices
+
+
+def department_choices(estate_id: int | None) -> list[tuple[str, str]]:
+    from app.extensions import db
+
+    query = select(Department).order_by(Department.name)
+    if estate_id is not None:
+        query = query.where((Department.estate_id == estate_id) | Department.estate_id.is_(None))
+    return [("", "—")] + [
+        (str(d.id), f"{d.name}(负责人:{d.head.name})" if d.head else d.name) for d in db.session.scalars(query).all()
+    ]
+
+
+def parse_day(value: str | None, default: date) -> date:
+    try:
+        return date.fromisoformat(value) if value else default
+    except ValueError:
+        return default
+
+
+def day_range(start: date, end: date) -> tuple[datetime, datetime]:
+    """[start 00:00, end+1 00:00) Asia/Shanghai as aware datetimes."""
+    return datetime.combine(start, time.min, TZ), datetime.combine(end + timedelta(days=1), time.min, TZ)
+
+
+class RecordViewMixin:
+    """Show pages with the record's event log and links; list pages with a print/export bar."""
+
+    show_template = "wuye/reception_show.html"
+    list_template = "wuye/reception_list.html"
+    has_print = False
+
+    def render_template(self, template, **kwargs):
+        if template == self.list_template:
+            from models.base import local
+
+            name = self.__class__.__name__
+            sm = self.appbuilder.sm
+            if sm.has_access("can_export", self.class_permission_name) and hasattr(self, "export"):
+                kwargs.setdefault("export_url", url_for(f"{name}.export"))
+            if self.has_print:
+                kwargs.setdefault("print_url", url_for(f"{name}.print_view"))
+            kwargs.setdefault("today", local(utcnow()).date().isoformat())
+        return super().render_template(template, **kwargs)
+
+    def show_links(self, item) -> list[tuple[str, str]]:
+        return []
+
+    def show_buttons(self, item) -> list[tuple[str, str, str]]:
+        """(label, url, icon) buttons shown above the record (one-click follow-ups)."""
+        return []
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        pk = self._deserialize_pk_if_composite(pk)
+        widgets = self._show(pk)
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            abort(404)
+        workflow = WORKFLOWS.get(getattr(self, "workflow_type", None) or "")
+        events = workflow.events(self.datamodel.session, item.id) if workflow else []
+        return self.render_template(
+            self.show_template,
+            pk=pk,
+            title=self.show_title,
+            widgets=widgets,
+            related_views=self._related_views,
+            item=item,
+            events=events,
+            workflow=workflow,
+            links=self.show_links(item),
+            buttons=self.show_buttons(item),
+        )
+
+
+RECEPTION_LABELS = {
+    "estate": _l("小区/大厦"),
+    "unit": _l("房屋"),
+    "place": _l("房屋"),
+    "owner": _l("业户"),
+    "category": _l("类别"),
+    "category_label": _l("类别"),
+    "status": _l("状态"),
+    "status_label": _l("状态"),
+    "period": _l("月份"),
+    "created_on": _l("登记时间"),
+    "changed_on": _l("修改时间"),
+    "created_by": _l("登记人"),
+}
+
+
+# ---------------------------------------------------------------- 来访记录
+class HandOverForm(FlaskForm):
+    department_id = SelectField(_l("移交部门"), choices=[], validators=[DataRequired(message=_l("请选择部门"))])
+    note = StringField(_l("说明"), validators=[Optional(), Length(max=500)])
+
+
+class DecideForm(FlaskForm):
+    decision = TextAreaField(_l("处理办法"), validators=[DataRequired(message=_l("请填写处理办法"))])
+    assignee_id = SelectField(_l("交由(经办人)"), choices=[], validators=[Optional()])
+
+
+class ResolveForm(FlaskForm):
+    outcome = TextAreaField(_l("处理结果"), validators=[DataRequired(message=_l("请填写处理结果"))])
+
+
+VISIT_LABELS = RECEPTION_LABELS | {
+    "visited_at": _l("来访时间"),
+    "visitor_name": _l("来访人"),
+    "visitor_phone": _l("联系电话"),
+    "reason": _l("来访事由"),
+    "handled_on_spot": _l("当场处理"),
+    "received_by": _l("接待人"),
+    "department": _l("移交部门"),
+    "handed_over_at": _l("移交时间"),
+    "decision": _l("处理办法"),
+    "decided_at": _l("决定时间"),
+    "assignee": _l("经办人"),
+    "outcome": _l("处理情况/结果"),
+    "resolved_at": _l("办结时间"),
+    "handling_text": _l("处理情况"),
+}
+
+
+class VisitRecordView(RecordViewMixin, TransitionViewMixin, ScopedModelView):
+    datamodel = RecordInterface(VisitRecord)
+    class_permission_name = "VisitRecord"
+    workflow_type = "visit_record"
+    has_print = True
+    list_title = _l("来访记录(接待记录表)")
+    show_title = _l("来访记录")
+    add_title = _l("登记来访")
+    edit_title = _l("修改来访记录")
+    label_columns = VISIT_LABELS
+    list_columns = ["visited_at", "visitor_name", "place", "category_label", "reason", "status_label", "received_by", "department"]
+    add_columns = ["estate", "unit", "owner", "visitor_name", "visitor_phone", "visited_at", "category", "reason", "handled_on_spot", "outcome"]
+    edit_columns = ["unit", "owner", "visitor_name", "visitor_phone", "category", "reason"]
+    show_columns = [
+        "visited_at", "estate", "place", "owner", "visitor_name", "visitor_phone", "category_label", "reason",
+        "handled_on_spot", "status_label", "received_by", "department", "handed_over_at", "decision", "assignee",
+        "decided_at", "outcome", "resolved_at", "created_on",
+    ]
+    search_columns = ["estate", "status", "category", "visited_at", "visitor_name", "handled_on_spot", "period", "department"]
+    base_order = ("visited_at", "desc")
+    add_form_query_rel_fields = edit_form_query_rel_fields = {"estate": SCOPED_REL, "unit": SCOPED_REL, "owner": SCOPED_REL}
+    add_form_extra_fields = {
+        "visited_at": LocalDateTimeField(_l("来访时间"), validators=[Optional()], description=_l("不填为现在")),
+        "category": enum_select(ReceptionCategory, _l("类别")),
+        "reason": TextAreaField(_l("来访事由"), validators=[DataRequired(message=_l("请填写来访事由"))]),
+        "outcome": TextAreaField(_l("处理情况"), validators=[Optional()], description=_l("当场处理的,写明处理情况")),
+        "handled_on_spot": BooleanField(_l("当场处理"), description=_l("不能当场处理的,须当天移交部门负责人")),
+    }
+    edit_form_extra_fields = {
+        "category": enum_select(ReceptionCategory, _l("类别")),
+        "reason": TextAreaField(_l("来访事由"), validators=[DataRequired(message=_l("请填写来访事由"))]),
+    }
+    description_columns = {"owner": _l("选了业户可不填来访人,自动带出姓名")}
+    method_permission_name = ScopedModelView.method_permission_name | {
+        "action_hand_over": "hand_over",
+        "action_decide": "decide",
+        "action_resolve": "resolve",
+    }
+    export_title = _l("来访记录")
+    export_columns = [
+        ("visited_at", _l("来访时间"), "datetime"),
+        ("estate.name", _l("小区/大厦")),
+        ("place", _l("房屋")),
+        ("visitor_name", _l("来访人")),
+        ("visitor_phone", _l("联系电话")),
+        ("category_label", _l("类别")),
+        ("reason", _l("来访事由")),
+        ("status_label", _l("状态")),
+        ("received_by.name", _l("接待人")),
+        ("handling_text", _l("处理情况")),
+    ]
+
+    action_hand_over = transition_action("hand_over", _l("移交部门负责人"), "fa-share", multiple=False)
+    action_decide = transition_action("decide", _l("决定处理办法"), "fa-gavel", multiple=False)
+    action_resolve = transition_action("resolve", _l("填写处理结果"), "fa-check", multiple=False)
+
+    transition_forms = {"hand_over": HandOverForm, "decide": DecideForm, "resolve": ResolveForm}
+
+    def prepare_transition_form(self, name, form, items):
+        estate_id = items[0].estate_id
+        if name == "hand_over":
+            form.department_id.choices = department_choices(estate_id)
+        elif name == "decide":
+            form.assignee_id.choices = staff_choices(estate_id)
+
+    def pre_add(self, item):
+        if item.owner is not None and not (item.visitor_name or "").strip():
+            item.visitor_name = item.owner.name
+
+    @expose("/print/")
+    @has_access
+    @permission_name("print_view")
+    def print_view(self):
+        """接待记录表 for a day or a range (default today), one estate or all the user's estates."""
+        from models.base import local
+
+        today = local(utcnow()).date()
+        start = parse_day(request.args.get("start"), today)
+        end = parse_day(request.args.get("end"), start)
+        if end < start:
+            start, end = end, start
+        if (end - start).days > 366:
+            end = start + timedelta(days=366)
+        lo, hi = day_range(start, end)
+        query = select(VisitRecord).where(VisitRecord.visited_at >= lo, VisitRecord.visited_at < hi).order_by(VisitRecord.visited_at)
+        estate_id = request.args.get("estate_id", type=int)
+        if estate_id:
+            query = query.where(VisitRecord.estate_id == estate_id)
+        rows = self.datamodel.session.scalars(scoped(query, VisitRecord)).all()
+        estates = sorted({r.estate.name for r in rows if r.estate})
+        return self.render_template(
+            "wuye/reception_record_print.html",
+            rows=rows,
+            start=start,
+            end=end,
+            form_title=_("接待记录表"),
+            estate_name="、".join(estates),
+            doc_no=None,
+        )
+
+
+# ---------------------------------------------------------------- 来电记录
+CALL_LABELS = RECEPTION_LABELS | {
+    "called_at": _l("来电时间"),
+    "caller_name": _l("来电人"),
+    "phone": _l("电话"),
+    "content": _l("来电内容"),
+    "answered_by": _l("接听人"),
+    "outcome": _l("处理情况"),
+    "for_staff": _l("转告对象"),
+    "message_status": _l("转告状态"),
+    "message_read_at": _l("转告已阅时间"),
+}
+
+
+class CallRecordView(RecordViewMixin, ScopedModelView):
+    datamodel = RecordInterface(CallRecord)
+    class_permission_name = "CallRecord"
+    list_title = _l("来电记录")
+    show_title = _l("来电记录")
+    add_title = _l("登记来电")
+    edit_title = _l("修改来电记录")
+    label_columns = CALL_LABELS
+    list_columns = ["called_at", "caller_name", "phone", "place", "category_label", "content", "answered_by", "for_staff", "message_status"]
+    add_columns = ["estate", "unit", "owner", "caller_name", "phone", "called_at", "category", "content", "outcome", "for_staff"]
+    edit_columns = ["unit", "owner", "caller_name", "phone", "category", "content", "outcome"]
+    show_columns = [
+        "called_at", "estate", "place", "owner", "caller_name", "phone", "category_label", "content", "outcome",
+        "answered_by", "for_staff", "message_status", "message_read_at", "created_on",
+    ]
+    search_columns = ["estate", "category", "called_at", "caller_name", "phone", "period", "for_staff"]
+    base_order = ("called_at", "desc")
+    add_form_query_rel_fields = edit_form_query_rel_fields = {
+        "estate": SCOPED_REL, "unit": SCOPED_REL, "owner": SCOPED_REL, "for_staff": STAFF_REL,
+    }
+    add_form_extra_fields = {
+        "called_at": LocalDateTimeField(_l("来电时间"), validators=[Optional()], description=_l("不填为现在")),
+        "category": enum_select(ReceptionCategory, _l("类别")),
+        "content": TextAreaField(_l("来电内容"), validators=[DataRequired(message=_l("请填写来电内容"))]),
+        "phone": StringField(_l("电话"), validators=[Optional()], description=_l("选了业户可不填,自动带出")),
+    }
+    edit_form_extra_fields = {
+        "category": enum_select(ReceptionCategory, _l("类别")),
+        "content": TextAreaField(_l("来电内容"), validators=[DataRequired(message=_l("请填写来电内容"))]),
+    }
+    description_columns = {"for_staff": _l("要找的同事不在时选择:来电内容作为转告发到其待办,由其标记已阅")}
+    export_title = _l("来电记录")
+    export_columns = [
+        ("called_at", _l("来电时间"), "datetime"),
+        ("estate.name", _l("小区/大厦")),
+        ("caller_name", _l("来电人")),
+        ("phone", _l("电话")),
+        ("place", _l("房屋")),
+        ("category_label", _l("类别")),
+        ("content", _l("来电内容")),
+        ("answered_by.name", _l("接听人")),
+        ("for_staff.name", _l("转告对象")),
+        ("message_status", _l("转告状态")),
+        ("outcome", _l("处理情况")),
+    ]
+
+
+# ---------------------------------------------------------------- REST
+VISIT_API_COLUMNS = [
+    "id", "estate_id", "unit_id", "owner_id", "visitor_name", "visitor_phone", "reason", "category",
+    "handled_on_spot", "visited_at", "period", "status", "received_by_id", "department_id", "handed_over_at",
+    "decision", "decided_at", "assignee_id", "outcome", "resolved_at", "created_on",
+]
+
+
+class VisitRecordApi(RecordApi):
+    resource_name = "visit_record"
+    class_permission_name = "VisitRecord"
+    datamodel = RecordInterface(VisitRecord)
+    workflow_type = "visit_record"
+    list_columns = show_columns = VISIT_API_COLUMNS
+    add_columns = ["estate_id", "unit_id", "owner_id", "visitor_name", "visitor_phone", "reason", "category", "handled_on_spot", "visited_at", "outcome", "received_by_id"]
+    edit_columns = list(VisitRecord.API_EDITABLE)
+    search_columns = [
+        "estate_id", "unit_id", "owner_id", "status", "category", "handled_on_spot", "period", "visited_at",
+        "received_by_id", "department_id", "assignee_id",
+    ]
+    order_columns = ["id", "visited_at"]
+    base_order = ("visited_at", "desc")
+
+
+CALL_API_COLUMNS = [
+    "id", "estate_id", "unit_id", "owner_id", "caller_name", "phone", "content", "category", "called_at", "period",
+    "answered_by_id", "outcome", "for_staff_id", "message_task_id", "message_read_at", "created_on",
+]
+
+
+class CallRecordApi(RecordApi):
+    resource_name = "call_record"
+    class_permission_name = "CallRecord"
+    datamodel = RecordInterface(CallRecord)
+    list_columns = show_columns = CALL_API_COLUMNS
+    add_columns = ["estate_id", "caller_name", "phone", "unit_id", "owner_id", "content", "category", "called_at", "for_staff_id", "answered_by_id", "outcome"]
+    edit_columns = list(CallRecord.API_EDITABLE)
+    search_columns = ["estate_id", "unit_id", "owner_id", "category", "period", "phone", "called_at", "answered_by_id", "for_staff_id"]
+    order_columns = ["id", "called_at"]
+    base_order = ("called_at", "desc")
+
+
+def register(appbuilder) -> None:
+    from views import reception_contact, reception_desk, survey
+
+    reception_desk.register(appbuilder)
+    add_screen(appbuilder, VisitRecordView, "VisitRecords", _l("来访记录"), "Reception", "fa-user")
+    add_screen(appbuilder, CallRecordView, "CallRecords", _l("来电记录"), "Reception", "fa-phone")
+    appbuilder.add_api(VisitRecordApi)
+    appbuilder.add_api(CallRecordApi)
+    reception_contact.register(appbuilder)
+    survey.register(appbuilder)
+
+
+__all__ = ["VisitStatus", "register"]
