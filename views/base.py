@@ -225,6 +225,13 @@ class ScopedModelView(SafeActionsMixin, ModelView):
         else:
             flash(error.message, "danger")
 
+    def _get_list_widget(self, filters, actions=None, order_column="", order_direction="", **kwargs):
+        # a crafted `_oc_<View>=<property>` would reach the database as ORDER BY on a Python property
+        if order_column and order_column not in (self.order_columns or []):
+            order_column, order_direction = "", ""
+        return super()._get_list_widget(filters, actions=actions, order_column=order_column,
+                                        order_direction=order_direction, **kwargs)
+
     def _add(self):
         get_filter_args(self._filters, disallow_if_not_in_search=False)
         exclude_cols = self._filters.get_relation_cols()
