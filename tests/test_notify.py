@@ -221,3 +221,26 @@ def test_a_clerk_cannot_see_the_robots(client, make):
     make.user("接待员", estates=[estate], username="clerk")
     login(client, "clerk")
     assert client.get("/webhookview/list/").status_code in (302, 403)
+
+
+def test_a_new_emergency_order_reaches_the_duty_room_group_once(session, make, receiver):
+    repair = pytest.importorskip("models.repair")
+    estate = make.estate("锦绣花园")
+    robot(session, estate, receiver.url(), events="emergency_order")
+    at = T0 + timedelta(minutes=1)
+    for number, urgency in (("WX-202611-0031", "emergency"), ("WX-202611-0032", "normal")):
+        session.add(
+            repair.RepairOrder(
+                number=number, period="2026-11", estate_id=estate.id, category="elevator", urgency=urgency,
+                emergency_reason="elevator" if urgency == "emergency" else None, problem="2号楼电梯困人",
+                location="2号楼 1 单元电梯", contact_phone="13912345678", recorded_at=at, created_on=at,
+            )
+        )
+    session.commit()
+    summary = run_job(session, "notify_dispatch", T0 + timedelta(minutes=2))
+    assert summary["queued_emergency_order"] == 1 and summary["sent"] == 1
+    text = receiver.requests[0]["body"]["markdown"]["content"]
+    assert "新急修单 WX-202611-0031" in text and "电梯失控/困人/故障" in text and "13912345678" in text
+    assert "2026-11-20 09:01" in text  # the time a clerk reads: Shanghai, no seconds
+    run_job(session, "notify_dispatch", T0 + timedelta(minutes=3))
+    assert len(receiver.requests) == 1
