@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from flask_appbuilder import ModelRestApi, ModelView
@@ -123,6 +123,8 @@ class RowMaker:
             obj.name = f"{marker}小区{next(_counter)}"
         self.session.add(obj)
         self.session.flush()
+        owned = hasattr(model, "estate_scope_column")
+        self.parents.setdefault((model, estate.id if owned else None), obj)
         return obj
 
     def parent(self, model, estate, marker: str):
@@ -145,20 +147,21 @@ class RowMaker:
             return False
         if isinstance(kind, Numeric):
             return Decimal("1.00")
+        n = next(_counter)
         if isinstance(kind, Integer):
-            return 1
+            return 2000 + n  # distinct (unique keys such as a year) and plausible
         if isinstance(kind, DateTime) or getattr(kind, "impl", None) is DateTime or "DateTime" in type(kind).__name__:
-            return utcnow()
+            return utcnow() - timedelta(minutes=n)
         if isinstance(kind, Date):
-            return date.today()
+            return date.today() - timedelta(days=n)
         try:
             python_type = kind.python_type
         except NotImplementedError:
             return None
         if python_type is datetime:
-            return utcnow()
+            return utcnow() - timedelta(minutes=n)
         if python_type is date:
-            return date.today()
+            return date.today() - timedelta(days=n)
         return None
 
 

@@ -217,6 +217,8 @@ class ScopedModelView(SafeActionsMixin, ModelView):
         self.formatters_columns = dict(self.formatters_columns)
         for column in set(self.list_columns) | set(self.show_columns):
             self.formatters_columns.setdefault(column, display_value)
+        # FAB offers Python properties as sortable columns; the database cannot sort on them
+        self.order_columns = [c for c in self.order_columns if not isinstance(getattr(self.datamodel.obj, c, None), property)]
 
     def _handle_domain_error(self, form, error: DomainError) -> None:
         field = getattr(form, error.field, None) if error.field else None
