@@ -340,6 +340,7 @@ class Complaint(EstateOwned, AuditMixinNullable, Model):
         if self.source_type is not None:
             self.source_type = _optional_text("source_type", self.source_type, 30)
         self._check_links(session)
+        self._check_about(session)
         if not self.number:
             self.number = next_number(session, self.received_at)
 
@@ -355,6 +356,37 @@ class Complaint(EstateOwned, AuditMixinNullable, Model):
                 raise ValidationError(field, _l("维修单不存在"))
             if order.estate_id != self.estate_id:
                 raise ValidationError(field, _l("维修单不属于所选小区/大厦"))
+
+
+    def _check_about(self, session) -> None:
+        """A complaint about a convenience service (便民 二.4(12)) names the service it is about."""
+        if self.about_type in (None, "") and self.about_id is None:
+            self.about_type = None
+            return
+        if self.about_type not in ABOUT:
+            raise ValidationError("about_type", _l("取值不正确,可选:%(codes)s", codes=", ".join(ABOUT)))
+        if self.about_id is None:
+            raise ValidationError("about_id", _l("请填写所涉服务的编号"))
+        target = about_object(session, self.about_type, self.about_id)
+        if target is None:
+            raise ValidationError("about_id", _l("所涉服务不存在"))
+        if getattr(target, "estate_id", None) not in (None, self.estate_id):
+            raise ValidationError("about_id", _l("所涉服务不属于所选小区/大厦"))
+
+
+# what a complaint may be about besides a repair order: type -> (module, model, label)
+ABOUT = {
+    "service_item": ("models.services", "ServiceItem", _l("便民服务项目")),
+    "subscription": ("models.services_subscription", "Subscription", _l("长期服务")),
+    "venue_booking": ("models.services", "VenueBooking", _l("场地预约")),
+}
+
+
+def about_object(session, about_type: str, about_id: int):
+    import importlib
+
+    module, model, _label = ABOUT[about_type]
+    return session.get(getattr(importlib.import_module(module), model), about_id)
 
 
 def next_number(session, received_at: datetime) -> str:

@@ -201,3 +201,19 @@ def test_valid_complaint_rate_per_estate_and_year_against_half_a_permille(sessio
     assert (kpi.numerator, kpi.denominator, str(kpi.value), kpi.met) == (2, 4000, "0.5000", False)
     assert valid_complaint_rate(session, estate.id, 2025).value == 0
     assert valid_complaint_rate(session, estate.id, 2026).as_dict()["display"] == "0.50‰"
+
+
+def test_a_complaint_about_a_convenience_service_names_it(session, make):
+    from models.services import ServiceItem
+
+    estate, other = make.estate(), make.estate()
+    item = ServiceItem(name="钟点工", kind="paid", category="housekeeping", estate_id=estate.id)
+    foreign = ServiceItem(name="洗车", kind="paid", category="housekeeping", estate_id=other.id)
+    session.add_all([item, foreign])
+    session.flush()
+    c = new_complaint(session, estate, category="convenience", content="钟点工迟到", about_type="service_item", about_id=item.id)
+    assert (c.about_type, c.about_id) == ("service_item", item.id)
+    for about_type, about_id, field in (("pizza", item.id, "about_type"), ("service_item", 999999, "about_id"), ("service_item", foreign.id, "about_id"), ("service_item", None, "about_id")):
+        with pytest.raises(ValidationError) as err:
+            new_complaint(session, estate, about_type=about_type, about_id=about_id)
+        assert err.value.field == field

@@ -215,6 +215,12 @@ class ComplaintView(EventLogMixin, TransitionViewMixin, ScopedModelView):
             links.append((_l("所涉维修单"), _order_text(session, item.repair_order_id), _order_url(item.repair_order_id)))
         if item.spawned_order_id:
             links.append((_l("转出的维修单"), _order_text(session, item.spawned_order_id), _order_url(item.spawned_order_id)))
+        if item.about_type and item.about_id:
+            from models.complaint import ABOUT, about_object
+
+            target = about_object(session, item.about_type, item.about_id)
+            endpoint = _ABOUT_VIEWS.get(item.about_type)
+            links.append((ABOUT[item.about_type][2], str(target) if target else f"#{item.about_id}", _safe_url(f"{endpoint}.show", pk=item.about_id)))
         if item.source_type and item.source_id:
             endpoint = _SOURCE_VIEWS.get(item.source_type)
             url = _safe_url(f"{endpoint}.show", pk=item.source_id) if endpoint else None
@@ -223,6 +229,7 @@ class ComplaintView(EventLogMixin, TransitionViewMixin, ScopedModelView):
 
 
 _SOURCE_LABELS = {"visit_record": _l("来访记录"), "call_record": _l("来电记录"), "owner_visit": _l("走访记录"), "survey": _l("意见征询表")}
+_ABOUT_VIEWS = {"service_item": "ServiceItemView", "subscription": "SubscriptionView", "venue_booking": "VenueBookingView"}
 _SOURCE_VIEWS = {"visit_record": "VisitRecordView", "call_record": "CallRecordView", "owner_visit": "OwnerVisitView"}
 
 
