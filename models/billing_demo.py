@@ -14,7 +14,14 @@ from sqlalchemy import func, select
 
 from app.scope import prepare_write
 from models.base import TZ, local, local_date, utcnow
-from models.billing import FeeStandard, PaymentRequest, issue_payment_requests, mark_overdue_payments, payment_request_flow
+from models.billing import (
+    FeeStandard,
+    PaymentRequest,
+    billing_cycle,
+    issue_payment_requests,
+    mark_overdue_payments,
+    payment_request_flow,
+)
 from models.master import Owner, Staff
 from models.services import DirectoryEntry, ServiceItem, Venue, VenueBooking
 from models.services_attendance import sign_in, sign_out, today_record
@@ -216,11 +223,12 @@ def _subscriptions(session, estates, now: datetime) -> bool:
         return False
     year = local_date(now).year
     clerk, finance = _actor("wygly"), _actor("cwnq")
-    worker = clerk.staff
+    workers = [clerk.staff, _actor("jdy2").staff or clerk.staff]
     for e_index, offset, item_name, (sm, sd), stop in SUBSCRIPTIONS:
         if e_index >= len(estates):
             continue
         estate = estates[e_index]
+        worker = workers[e_index]
         owner = session.scalars(select(Owner).where(Owner.estate_id == estate.id).order_by(Owner.id).offset(offset).limit(1)).first()
         item = session.scalar(select(ServiceItem).where(ServiceItem.name == item_name))
         start = date(year, sm, sd)
@@ -247,6 +255,7 @@ def _subscriptions(session, estates, now: datetime) -> bool:
                 _apply(session, subscription_flow, sub, "stop", clerk, _at(stopped_on, 16),
                        {"reason": stop[2], "stopped_on": stopped_on.isoformat()})
     # one-off services billed on the owner's request
+    worker = workers[0]
     owners = session.scalars(select(Owner).where(Owner.estate_id == estates[0].id).order_by(Owner.id).offset(20).limit(4)).all()
     last_month = (local_date(now).replace(day=1) - timedelta(days=1)).replace(day=12)
     for i, owner in enumerate(owners):
@@ -296,7 +305,8 @@ def _deliveries(session, sub: Subscription, worker: Staff | None, now: datetime,
 
 def _requests(session, now: datetime) -> None:
     """The month's payment requests; finance registers some payments; the rest go overdue."""
-    summary = issue_payment_requests(session, now)
+    billing_day, _period = billing_cycle(now)
+    summary = issue_payment_requests(session, max(min(_at(billing_day, 8), now), now - timedelta(days=40)))
     logger.info("demo payment requests: %s", summary)
     finance, clerk = _actor("cwnq"), _actor("jdy")
     requests = session.scalars(select(PaymentRequest).where(PaymentRequest.period == summary["period"]).order_by(PaymentRequest.id)).all()

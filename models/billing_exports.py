@@ -152,9 +152,10 @@ def export_service_reconciliation(session, period, path, estate_id=None) -> int:
     period = _month(period)
     rows = reconciliation(session, {estate_id} if estate_id else None, period)
     columns = [
-        ("estate", "小区/大厦"), ("staff", "服务人员"), ("deliveries", "现金服务笔数", "int"),
-        ("collected", "收取(元)", "money"), ("handed_in", "交款(元)", "money"), ("difference", "差额(元)", "money"),
-        ("not_handed_in", "尚未交款(元)", "money"),
+        ("estate", "小区/大厦"), ("staff", "服务人员"), ("opening", "月初未交(元)", "money"),
+        ("deliveries", "现金服务笔数", "int"), ("collected", "本月收取(元)", "money"), ("handovers", "交款次数", "int"),
+        ("due", "应交(元)", "money"), ("handed_in", "实交(元)", "money"), ("difference", "差额(元)", "money"),
+        ("closing", "月末未交(元)", "money"),
     ]
     return write_file(path, f"便民服务现金对账 {period}", columns, rows)
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
@@ -243,11 +245,22 @@ class DirectoryEntry(EstateOwned, AuditMixinNullable, Model):
         if not (self.phone or self.address):
             raise ValidationError("phone", _l("请至少填写电话或地址,业户才能联系到"))
         if self.phone:
-            from models.master import check_phone
-
-            self.phone = check_phone("phone", self.phone, required=False)
+            self.phone = directory_phone(self.phone)
         if self.active is None:
             self.active = True
+
+
+HOTLINE_RE = re.compile(r"^(0\d{2,3}-?)?(1\d{4}|9\d{4,5})$")  # 12306, 95530, 021-96516
+
+
+def directory_phone(value: str) -> str:
+    """A phone number a business publishes: mobile, landline, 400/800, or a short hotline such as 12306."""
+    from models.master import normalize_phone, phone_error
+
+    phone = normalize_phone(value)
+    if HOTLINE_RE.match(phone) or phone_error(phone) is None:
+        return phone
+    raise ValidationError("phone", _l("电话号码格式不正确:应为手机号、带区号的座机、400/800 电话或 12306、95530 这样的服务热线"))
 
 
 # ---------------------------------------------------------------- venues

@@ -444,7 +444,7 @@ def delivery_charges(session, up_to_period: str) -> list[Charge]:
                 unit_id=d.unit_id,
                 owner_id=d.owner_id,
                 period=d.period,
-                description=f"{_l('便民服务')} {d.service_item.name} {qty:f}{d.price_line.unit or ''} × {money(d.unit_price):.2f}",
+                description=f"{_l('便民服务')} {d.service_item.name} {money(d.unit_price):.2f}元/{d.price_line.unit or _l('次')} × {qty:f}",
                 amount=money(d.fee),
                 occurred_on=local_date(d.delivered_at),
                 detail=d.note,
@@ -572,59 +572,74 @@ def register_handover(session, actor: Actor, estate_id, staff_id, handed_in, rec
 
 
 def reconciliation(session, estate_ids: set[int] | None, period: str) -> list[dict]:
-    """Per staff member and period: cash collected on deliveries vs cash handed in, with the difference."""
-    from models.master import Staff
+    """Per estate, staff member and month, all in Decimal:
+
+    - opening: cash the staff member held at the start of the month (collected, not yet handed in);
+    - collected: cash taken on deliveries during the month;
+    - due: what the month's hand-ins settled (the deliveries they cover), handed_in: what was counted;
+    - difference = handed_in − due (negative 短款, positive 长款);
+    - closing = opening + collected − due: cash still held at the end of the month.
+    """
+    from models.base import TZ
+    from models.master import Estate, Staff
 
     start, end = period_bounds(period)
-    from models.base import TZ
-
     lo = datetime.combine(start, datetime.min.time(), tzinfo=TZ)
     hi = datetime.combine(end, datetime.min.time(), tzinfo=TZ)
+    cash = (ServiceDelivery.settlement == "cash",)
+    scope_d = (ServiceDelivery.estate_id.in_(estate_ids),) if estate_ids is not None else ()
+    scope_h = (CashHandover.estate_id.in_(estate_ids),) if estate_ids is not None else ()
+    keys = (ServiceDelivery.estate_id, ServiceDelivery.staff_id)
+
+    def held_at(moment):
+        """Cash collected before `moment` and not handed in before it."""
+        handed_before = select(CashHandover.id).where(CashHandover.handed_at < moment)
+        return (
+            select(*keys, func.coalesce(func.sum(ServiceDelivery.fee), 0))
+            .where(*cash, *scope_d, ServiceDelivery.delivered_at < moment,
+                   or_(ServiceDelivery.handover_id.is_(None), ServiceDelivery.handover_id.not_in(handed_before)))
+            .group_by(*keys)
+        )
+
     collected_q = (
-        select(ServiceDelivery.estate_id, ServiceDelivery.staff_id, func.count(ServiceDelivery.id),
-               func.coalesce(func.sum(ServiceDelivery.fee), 0))
-        .where(ServiceDelivery.settlement == "cash", ServiceDelivery.period == period)
-        .group_by(ServiceDelivery.estate_id, ServiceDelivery.staff_id)
+        select(*keys, func.count(ServiceDelivery.id), func.coalesce(func.sum(ServiceDelivery.fee), 0))
+        .where(*cash, *scope_d, ServiceDelivery.delivered_at >= lo, ServiceDelivery.delivered_at < hi)
+        .group_by(*keys)
     )
     handed_q = (
-        select(CashHandover.estate_id, CashHandover.staff_id, func.coalesce(func.sum(CashHandover.handed_in), 0))
-        .where(CashHandover.handed_at >= lo, CashHandover.handed_at < hi)
+        select(CashHandover.estate_id, CashHandover.staff_id, func.count(CashHandover.id),
+               func.coalesce(func.sum(CashHandover.collected), 0), func.coalesce(func.sum(CashHandover.handed_in), 0))
+        .where(*scope_h, CashHandover.handed_at >= lo, CashHandover.handed_at < hi)
         .group_by(CashHandover.estate_id, CashHandover.staff_id)
     )
-    pending_q = (
-        select(ServiceDelivery.estate_id, ServiceDelivery.staff_id, func.coalesce(func.sum(ServiceDelivery.fee), 0))
-        .where(ServiceDelivery.settlement == "cash", ServiceDelivery.handover_id.is_(None), ServiceDelivery.period <= period)
-        .group_by(ServiceDelivery.estate_id, ServiceDelivery.staff_id)
-    )
-    if estate_ids is not None:
-        collected_q = collected_q.where(ServiceDelivery.estate_id.in_(estate_ids))
-        handed_q = handed_q.where(CashHandover.estate_id.in_(estate_ids))
-        pending_q = pending_q.where(ServiceDelivery.estate_id.in_(estate_ids))
+    zero = Decimal("0.00")
     rows: dict[tuple, dict] = {}
 
     def row(estate_id, staff_id):
         return rows.setdefault((estate_id, staff_id), {
-            "estate_id": estate_id, "staff_id": staff_id, "deliveries": 0, "collected": Decimal("0.00"),
-            "handed_in": Decimal("0.00"), "not_handed_in": Decimal("0.00"),
+            "estate_id": estate_id, "staff_id": staff_id, "period": period, "opening": zero, "deliveries": 0,
+            "collected": zero, "handovers": 0, "due": zero, "handed_in": zero, "closing": zero,
         })
 
+    for estate_id, staff_id, amount in session.execute(held_at(lo)):
+        row(estate_id, staff_id)["opening"] = money(amount)
     for estate_id, staff_id, count, amount in session.execute(collected_q):
         r = row(estate_id, staff_id)
         r["deliveries"], r["collected"] = count, money(amount)
-    for estate_id, staff_id, amount in session.execute(handed_q):
-        row(estate_id, staff_id)["handed_in"] = money(amount)
-    for estate_id, staff_id, amount in session.execute(pending_q):
-        row(estate_id, staff_id)["not_handed_in"] = money(amount)
-    from models.master import Estate
-
+    for estate_id, staff_id, count, due, handed in session.execute(handed_q):
+        r = row(estate_id, staff_id)
+        r["handovers"], r["due"], r["handed_in"] = count, money(due), money(handed)
+    for estate_id, staff_id, amount in session.execute(held_at(hi)):
+        row(estate_id, staff_id)["closing"] = money(amount)
     names = dict(session.execute(select(Staff.id, Staff.name)).all())
     estates = dict(session.execute(select(Estate.id, Estate.name)).all())
     result = []
     for (estate_id, staff_id), r in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
+        if not any((r["opening"], r["collected"], r["handovers"], r["closing"])):
+            continue
         r["estate"] = estates.get(estate_id, "")
         r["staff"] = names.get(staff_id, str(_l("(未指定)")))
-        r["difference"] = r["handed_in"] - r["collected"]
-        r["period"] = period
+        r["difference"] = r["handed_in"] - r["due"]
         result.append(r)
     return result
 

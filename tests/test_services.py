@@ -257,9 +257,28 @@ def test_cash_handed_to_finance_is_reconciled_in_decimal(session, make, office):
     session.rollback()
 
     (row,) = reconciliation(session, None, "2026-11")
-    assert (row["deliveries"], row["collected"], row["handed_in"], row["difference"], row["not_handed_in"]) == (
-        4, Decimal("182.50"), Decimal("182.50"), Decimal("0.00"), Decimal("0.00"))
+    assert (row["opening"], row["deliveries"], row["collected"]) == (Decimal("0.00"), 4, Decimal("182.50"))
+    assert (row["handovers"], row["due"], row["handed_in"]) == (2, Decimal("182.50"), Decimal("182.50"))
+    assert (row["difference"], row["closing"]) == (Decimal("0.00"), Decimal("0.00"))
     assert session.scalar(select(func.count(CashHandover.id))) == 2
+
+
+def test_cash_still_held_carries_over_to_the_next_month(session, make, office):
+    owner = household(make, office["estate"], "101", "王芳")
+    staff = office["people"]["物业管理员"].staff
+    deliver(session, owner, office["gas"], "2026-10-30T10:00", settlement="cash", quantity="2", signed=False, staff=staff)
+    deliver(session, owner, office["gas"], "2026-11-05T10:00", settlement="cash", quantity="1", signed=False, staff=staff)
+    deliver(session, owner, office["hourly"], "2026-11-25T10:00", settlement="cash", quantity="2", signed=False, staff=staff)
+    register_handover(session, office["people"]["财务内勤"], office["estate"].id, staff.id, "40.00",
+                      handed_at=at("2026-11-10T17:00"))
+    session.commit()
+    (october,) = reconciliation(session, {office["estate"].id}, "2026-10")
+    assert (october["collected"], october["handed_in"], october["closing"]) == (Decimal("30.00"), Decimal("0.00"), Decimal("30.00"))
+    (november,) = reconciliation(session, {office["estate"].id}, "2026-11")
+    # 30.00 held + 85.00 collected − 45.00 settled = 70.00 still held; handed in 40.00 against 45.00 due
+    assert (november["opening"], november["collected"], november["due"]) == (Decimal("30.00"), Decimal("85.00"), Decimal("45.00"))
+    assert (november["handed_in"], november["difference"], november["closing"]) == (Decimal("40.00"), Decimal("-5.00"), Decimal("70.00"))
+    assert november["opening"] + november["collected"] - november["due"] == november["closing"]
 
 
 def test_handover_through_the_api_and_who_may(client, session, make, office):

@@ -52,11 +52,48 @@ roles.extend(
 )
 
 
-class DocumentViewMixin:
-    """Show pages with the record's tables (lines, payments), links and 处理经过; a print page."""
+class ActionSet(dict):
+    """The actions a show page offers; truthy even when empty (FAB falls back to all actions otherwise)."""
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class ListToolbarMixin:
+    """Lists with their extra buttons and an Excel export button (for users who may export)."""
+
+    list_template = "wuye/billing_list.html"
+
+    def render_template(self, template, **kwargs):
+        if template == self.list_template:
+            if hasattr(self, "export") and self.appbuilder.sm.has_access("can_export", self.class_permission_name):
+                kwargs.setdefault("export_url", url_for(f"{self.__class__.__name__}.export"))
+            kwargs.setdefault("list_links", self.list_links())
+        return super().render_template(template, **kwargs)
+
+    def list_links(self) -> list[tuple[str, str, str]]:
+        """(label, url, icon) buttons above the list."""
+        return []
+
+
+
+class DocumentViewMixin(ListToolbarMixin):
+    """Show pages with the record's tables (lines, payments), links, 处理经过 and only the moves the
+    record's state and the user's rights allow; a print page."""
 
     show_template = "wuye/billing_show.html"
     print_template: str | None = None
+
+    def action_visible(self, item, name: str) -> bool:
+        return True
+
+    def _available_actions(self, item) -> dict:
+        workflow = WORKFLOWS.get(getattr(self, "workflow_type", None) or "")
+        allowed = {t.name for t in workflow.available(item, current_actor())} if workflow else set()
+        return ActionSet({
+            name: a for name, a in self.actions.items()
+            if (workflow is None or name in allowed or name not in workflow.transitions) and self.action_visible(item, name)
+        })
 
     def show_tables(self, item) -> list[dict]:
         """[{title, headers, rows, foot?}] shown under the record."""
@@ -75,7 +112,8 @@ class DocumentViewMixin:
         item = self.datamodel.get(pk, self._base_filters)
         if item is None:
             abort(404)
-        widgets = self._show(pk)
+        widgets = self._get_show_widget(pk, item, actions=self._available_actions(item))
+        self.update_redirect()
         workflow = WORKFLOWS.get(getattr(self, "workflow_type", None) or "")
         events = workflow.events(self.datamodel.session, item.id) if workflow else []
         return self.render_template(
@@ -166,6 +204,13 @@ class ChineseErrorsMixin:
         return self._translated(super().put_headless(pk))
 
 
+def user_label(user) -> str:
+    """A colleague as a clerk writes the name: 张秀华, not 秀华 张."""
+    if user is None:
+        return ""
+    return f"{user.last_name or ''}{user.first_name or ''}".strip() or user.username
+
+
 def money_cell(value) -> str:
     return "" if value is None else f"{value:,.2f}"
 
@@ -178,7 +223,7 @@ REQUEST_PERMS = ["can_read", "can_export", "can_pay", "can_collect"]
 PAYMENT_PERMS = ["can_read", "can_write", "can_export"]
 
 
-class FeeStandardView(ScopedModelView):
+class FeeStandardView(ListToolbarMixin, ScopedModelView):
     datamodel = ScopedInterface(FeeStandard)
     class_permission_name = "FeeStandard"
     base_permissions = FULL
@@ -246,6 +291,9 @@ REQUEST_LABELS = {
     "status": _l("状态"),
     "status_label": _l("状态"),
     "collector": _l("上门收款人"),
+    "collector_id": _l("上门收款人"),
+    "owner_id": _l("业户"),
+    "unit_id": _l("房屋"),
     "overdue_days": _l("逾期天数"),
 }
 
@@ -285,6 +333,13 @@ class PaymentRequestView(DocumentViewMixin, TransitionViewMixin, ScopedModelView
     action_pay = transition_action("pay", _l("登记收款"), "fa-jpy", multiple=False)
     action_collect = transition_action("collect", _l("上门收款"), "fa-motorcycle", multiple=False)
 
+    def action_visible(self, item, name: str) -> bool:
+        return not (name == "pay" and item.balance <= 0)
+
+    def list_links(self):
+        return [(_("收费台账"), url_for("AccountsView.index"), "fa-book"),
+                (_("收款记录"), url_for("PaymentView.list"), "fa-money")]
+
     def prepare_transition_form(self, name, form, items):
         if name == "pay" and len(items) == 1 and request.method == "GET":
             form.amount.data = f"{items[0].balance:.2f}"
@@ -313,8 +368,7 @@ class PaymentRequestView(DocumentViewMixin, TransitionViewMixin, ScopedModelView
             "id": "request-payments",
             "headers": [_("收款时间"), _("金额(元)"), _("方式"), _("收据号"), _("登记人"), _("备注")],
             "rows": [
-                [p.paid_at, money_cell(p.amount), p.method_label, p.receipt_no,
-                 (p.registered_by.last_name + p.registered_by.first_name) if p.registered_by else "", p.note or ""]
+                [p.paid_at, money_cell(p.amount), p.method_label, p.receipt_no, user_label(p.registered_by), p.note or ""]
                 for p in item.payments
             ],
             "numeric": [1],
@@ -337,7 +391,7 @@ class PaymentRequestApi(ScopedModelRestApi):
     order_columns = ["id", "number", "period", "due_on"]
 
 
-class PaymentView(ScopedModelView):
+class PaymentView(ListToolbarMixin, ScopedModelView):
     datamodel = ScopedInterface(Payment)
     class_permission_name = "Payment"
     base_permissions = PAYMENT_PERMS
@@ -356,6 +410,7 @@ class PaymentView(ScopedModelView):
         "note": _l("备注"),
         "period": _l("费用期间"),
     }
+    formatters_columns = {"registered_by": user_label}
     list_columns = ["paid_at", "payment_request", "estate", "amount", "method_label", "receipt_no", "registered_by"]
     show_columns = ["payment_request", "estate", "period", "amount", "method_label", "receipt_no", "paid_at", "registered_by", "note"]
     search_columns = ["estate", "method", "receipt_no", "paid_at", "payment_request"]

@@ -25,7 +25,7 @@ from models.services import (
 )
 from views import add_screen
 from views.base import ScopedModelRestApi, ScopedModelView, TransitionViewMixin, transition_action
-from views.billing import ChineseErrorsMixin, DocumentViewMixin
+from views.billing import ChineseErrorsMixin, DocumentViewMixin, ListToolbarMixin
 
 RW = ("read", "write")
 FULL = ["can_read", "can_write", "can_delete", "can_export"]
@@ -69,7 +69,7 @@ ITEM_LABELS = {
 }
 
 
-class ServiceItemView(ScopedModelView):
+class ServiceItemView(ListToolbarMixin, ScopedModelView):
     """便民服务项目一览表 (便民 一.5)."""
 
     datamodel = ScopedInterface(ServiceItem)
@@ -86,7 +86,8 @@ class ServiceItemView(ScopedModelView):
     show_columns = ["name", "kind_label", "category_label", "unit", "price", "cost", "deposit", "prepayment",
                     "long_term", "description", "estate", "active"]
     search_columns = ["name", "kind", "category", "estate", "long_term", "active"]
-    base_order = ("category", "asc")
+    base_order = ("kind", "asc")
+    page_size = 50
     add_form_extra_fields = edit_form_extra_fields = {
         "kind": enum_select(ItemKind, _l("无偿/有偿")),
         "category": enum_select(ServiceCategory, _l("类别")),
@@ -140,7 +141,7 @@ class FilterDirectoryQuick(BaseFilter):
         )
 
 
-class DirectoryEntryView(ScopedModelView):
+class DirectoryEntryView(ListToolbarMixin, ScopedModelView):
     """信息查询 (便民 一.4(1)①): the businesses and institutions owners ask about."""
 
     datamodel = ScopedInterface(DirectoryEntry)
@@ -188,7 +189,7 @@ class DirectoryEntryApi(ChineseErrorsMixin, ScopedModelRestApi):
 
 
 # ---------------------------------------------------------------- venues
-class VenueView(ScopedModelView):
+class VenueView(ListToolbarMixin, ScopedModelView):
     datamodel = ScopedInterface(Venue)
     class_permission_name = "Venue"
     base_permissions = FULL

@@ -22,7 +22,7 @@ from views.base import (
     commit_or_conflict,
     transition_action,
 )
-from views.billing import ChineseErrorsMixin, DocumentViewMixin, money_cell
+from views.billing import ChineseErrorsMixin, DocumentViewMixin, ListToolbarMixin, money_cell, user_label
 
 roles.extend(
     {
@@ -70,6 +70,12 @@ PRICE_LIST_LABELS = {
     "announced_on": _l("公告日期"),
     "announced_by": _l("公告人"),
     "line_count": _l("项目数"),
+    "drafted_by_id": _l("拟定人"),
+    "submitted_by_id": _l("报批人"),
+    "decided_by_id": _l("审批人"),
+    "announced_by_id": _l("公告人"),
+    "announce_method": _l("公告方式"),
+    "estate_id": _l("小区/大厦"),
 }
 
 
@@ -100,6 +106,10 @@ class PriceListView(DocumentViewMixin, TransitionViewMixin, ScopedModelView):
     action_revise = transition_action("revise", _l("重新拟定"), "fa-pencil", multiple=False)
     action_announce = transition_action("announce", _l("公告"), "fa-bullhorn", multiple=False)
     description_columns = {"basis": _l("上年度总结中业户的需求与意见;保存后可「从上年/目录填充」服务项目")}
+    formatters_columns = {c: user_label for c in ("drafted_by", "submitted_by", "decided_by", "announced_by")}
+
+    def action_visible(self, item, name: str) -> bool:
+        return name != "fill" or item.status == "draft"
 
     @action("fill", _l("从上年/目录填充项目"), None, "fa-magic", multiple=False, single=True)
     def action_fill(self, item):
@@ -146,7 +156,7 @@ class PriceListView(DocumentViewMixin, TransitionViewMixin, ScopedModelView):
         return links
 
 
-class PriceListLineView(ScopedModelView):
+class PriceListLineView(ListToolbarMixin, ScopedModelView):
     datamodel = ScopedInterface(PriceListLine)
     class_permission_name = "PriceListLine"
     base_permissions = ["can_read", "can_write", "can_delete", "can_export"]

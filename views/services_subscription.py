@@ -38,7 +38,7 @@ from views.base import (
     current_actor,
     transition_action,
 )
-from views.billing import ChineseErrorsMixin, DocumentViewMixin, money_cell
+from views.billing import ChineseErrorsMixin, DocumentViewMixin, ListToolbarMixin, money_cell, user_label
 
 roles.extend(
     {
@@ -113,6 +113,10 @@ SUB_LABELS = {
     "stopped_on": _l("停止日期"),
     "stop_reason": _l("停止原因"),
     "note": _l("备注"),
+    "owner_id": _l("业户"),
+    "unit_id": _l("房屋"),
+    "service_item_id": _l("服务项目"),
+    "price_list_line_id": _l("价格表项目"),
 }
 
 
@@ -150,6 +154,13 @@ class SubscriptionView(DocumentViewMixin, TransitionViewMixin, ScopedModelView):
         ("prepayment_status", _l("预交服务费")), ("status_label", _l("状态")), ("stopped_on", _l("停止日期"), "date"),
         ("stop_reason", _l("停止原因")),
     ]
+
+    def list_links(self):
+        from flask import url_for
+
+        return [(_("打印签名表"), url_for("SubscriptionView.sign_sheet"), "fa-print"),
+                (_("便民服务记录"), url_for("ServiceDeliveryView.list"), "fa-check-square-o"),
+                (_("长期服务户数变化"), url_for("SubscriberTrendView.index"), "fa-line-chart")]
 
     def show_links(self, item):
         from flask import url_for
@@ -240,10 +251,17 @@ DELIVERY_LABELS = {
     "owner_signed_at": _l("签字时间"),
     "handover": _l("交款记录"),
     "note": _l("备注"),
+    "handover_id": _l("交款记录"),
+    "staff_id": _l("服务人员"),
+    "owner_id": _l("业户"),
+    "unit_id": _l("房屋"),
+    "service_item_id": _l("服务项目"),
+    "subscription_id": _l("长期服务"),
+    "price_list_line_id": _l("价格表项目"),
 }
 
 
-class ServiceDeliveryView(ScopedModelView):
+class ServiceDeliveryView(ListToolbarMixin, ScopedModelView):
     datamodel = ScopedInterface(ServiceDelivery)
     class_permission_name = "ServiceDelivery"
     base_permissions = ["can_read", "can_write", "can_delete", "can_export"]
@@ -267,7 +285,7 @@ class ServiceDeliveryView(ScopedModelView):
                                        description=_l("计入付款请求书的服务须业户签字确认")),
     }
     description_columns = {
-        "subscription": _l("长期服务选这里(业户和项目随之确定);一次性服务直接选业户和项目"),
+        "subscription": _l("长期服务选这里,业户和服务项目以长期服务登记为准;一次性服务不选此项,直接选业户和项目"),
         "quantity": _l("按已公告价格表的单价计费,金额自动计算"),
         "staff": _l("现场收取现金的,填收款的服务人员;现金须交财务内勤"),
     }
@@ -278,6 +296,14 @@ class ServiceDeliveryView(ScopedModelView):
         ("unit_price", _l("单价(元)"), "money"), ("fee", _l("金额(元)"), "money"),
         ("settlement_label", _l("结算方式")), ("staff.name", _l("服务人员")), ("owner_signed_by", _l("业户签字")),
     ]
+
+    def list_links(self):
+        from flask import url_for
+
+        links = [(_("便民服务现金对账"), url_for("ReconciliationView.index"), "fa-balance-scale")]
+        if self.appbuilder.sm.has_access("can_write", "CashHandover"):
+            links.insert(0, (_("登记现金交款"), url_for("CashHandoverView.add"), "fa-inbox"))
+        return links
 
     def pre_add(self, item):
         if item.staff_id is None and item.staff is None and current_actor().staff is not None:
@@ -308,7 +334,7 @@ class ServiceDeliveryApi(ChineseErrorsMixin, ScopedModelRestApi):
 
 
 # ---------------------------------------------------------------- cash hand-ins
-class CashHandoverView(ScopedModelView):
+class CashHandoverView(ListToolbarMixin, ScopedModelView):
     """现金交款: what service staff collected, what they handed to finance, the difference."""
 
     datamodel = ScopedInterface(CashHandover)
@@ -331,7 +357,10 @@ class CashHandoverView(ScopedModelView):
         "received_by": _l("财务收款人"),
         "delivery_count": _l("服务笔数"),
         "note": _l("备注"),
+        "staff_id": _l("交款人(服务人员)"),
+        "received_by_id": _l("财务收款人"),
     }
+    formatters_columns = {"received_by": user_label}
     list_columns = ["handed_at", "estate", "staff", "delivery_count", "collected", "handed_in", "difference", "result_label", "received_by"]
     add_columns = ["estate", "staff", "handed_in", "receipt_no", "note"]
     edit_columns = ["note"]
@@ -394,9 +423,10 @@ class ReconciliationView(BaseView):
 
 def RECONCILIATION_COLUMNS():  # noqa: N802 - a constant built inside a request (translated headers)
     return [
-        ("estate", _("小区/大厦")), ("staff", _("服务人员")), ("period", _("期间")), ("deliveries", _("现金服务笔数"), "int"),
-        ("collected", _("收取(元)"), "money"), ("handed_in", _("交款(元)"), "money"),
-        ("difference", _("差额(元)"), "money"), ("not_handed_in", _("尚未交款(元)"), "money"),
+        ("estate", _("小区/大厦")), ("staff", _("服务人员")), ("period", _("期间")), ("opening", _("月初未交(元)"), "money"),
+        ("deliveries", _("现金服务笔数"), "int"), ("collected", _("本月收取(元)"), "money"),
+        ("handovers", _("交款次数"), "int"), ("due", _("应交(元)"), "money"), ("handed_in", _("实交(元)"), "money"),
+        ("difference", _("差额(元)"), "money"), ("closing", _("月末未交(元)"), "money"),
     ]
 
 
