@@ -118,6 +118,11 @@ def _guard_views_once(app: Flask):
 
 
 def init_app(app: Flask) -> None:
+    validator = app.config.get("FAB_PASSWORD_COMPLEXITY_VALIDATOR")
+    if isinstance(validator, str):  # FAB calls the setting: a dotted name in config.py is resolved here
+        from werkzeug.utils import import_string
+
+        app.config["FAB_PASSWORD_COMPLEXITY_VALIDATOR"] = import_string(validator)
     app.before_request(_guard_views_once(app))
     app.before_request(_refuse_unstorable_input)
     app.before_request(_api_requires_login)

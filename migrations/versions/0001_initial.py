@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-11-29 01:07:33.582565
+Create Date: 2026-11-29 01:12:53.226958
 
 """
 from alembic import op
