@@ -431,6 +431,7 @@ def kpi_rows(session, period: str, estate_id: int | None, now: datetime) -> list
                     "value": result.value_text,
                     "target": result.kpi.target_text,
                     "status": result.status_label,
+                    "note": result.note or "",
                 }
             )
     return rows
@@ -443,6 +444,7 @@ KPI_COLUMNS = [
     ("value", "实际"),
     ("target", "目标"),
     ("status", "结果"),
+    ("note", "说明"),
 ]
 
 

@@ -115,7 +115,7 @@ def test_kpi_sheet_downloads_with_chinese_name_and_headers(client, make):
     assert "2026-10" in resp.headers["Content-Disposition"]
     sheet = book.active
     assert sheet["A1"].value == "指标月报 2026-10"
-    assert _header(sheet) == ["小区/大厦", "指标", "统计范围", "实际", "目标", "结果"]
+    assert _header(sheet) == ["小区/大厦", "指标", "统计范围", "实际", "目标", "结果", "说明"]
     assert sheet.freeze_panes == "A4"
 
 

@@ -53,14 +53,21 @@ class ReportCenterView(BaseView):
     @permission_name("read")
     def index(self):
         now = utcnow()
-        exports = sorted(load_exports().values(), key=lambda e: (e.period_kind != "month", str(e.label)))
+        exports = sorted(load_exports().values(), key=lambda e: e.period_kind != "month")  # areas stay together
         this_year = local(now).year
+        today = local(now).date()
+        months = []
+        year, month = today.year, today.month
+        for _step in range(24):
+            months.append((f"{year:04d}-{month:02d}", _("%(y)s年%(m)s月", y=year, m=month)))
+            year, month = (year, month - 1) if month > 1 else (year - 1, 12)
         return self.render_template(
             "wuye/reports_center.html",
             exports=exports,
             estates=estates_for_user(),
             all_estates_allowed=allowed_estate_ids() is None,
             month=default_period("month", now),
+            months=months,
             year=str(this_year),
             years=[str(y) for y in range(this_year, this_year - 6, -1)],
         )
