@@ -244,3 +244,16 @@ def test_a_new_emergency_order_reaches_the_duty_room_group_once(session, make, r
     assert "2026-11-20 09:01" in text  # the time a clerk reads: Shanghai, no seconds
     run_job(session, "notify_dispatch", T0 + timedelta(minutes=3))
     assert len(receiver.requests) == 1
+
+
+def test_the_every_minute_job_keeps_a_week_of_its_run_records(session):
+    from models.system import JobRun
+
+    old = JobRun(name="notify_dispatch", as_of=T0 - timedelta(days=8), started_at=T0 - timedelta(days=8), outcome="ok")
+    failed = JobRun(name="notify_dispatch", as_of=T0 - timedelta(days=8), started_at=T0 - timedelta(days=8), outcome="failed")
+    other = JobRun(name="overdue_scan", as_of=T0 - timedelta(days=8), started_at=T0 - timedelta(days=8), outcome="ok")
+    session.add_all([old, failed, other])
+    session.commit()
+    run_job(session, "notify_dispatch", T0)
+    kept = {(r.name, r.outcome) for r in session.scalars(select(JobRun).where(JobRun.as_of < T0 - timedelta(days=7)))}
+    assert kept == {("notify_dispatch", "failed"), ("overdue_scan", "ok")}

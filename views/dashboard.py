@@ -127,7 +127,7 @@ class HomeView(IndexView):
 
 
 class DashboardView(BaseView):
-    """The dashboard's data as JSON (the wall screen of the duty room refreshes itself)."""
+    """The dashboard's figures as JSON, for a wall screen or another office tool."""
 
     route_base = "/dashboard"
     class_permission_name = "Dashboard"

@@ -66,4 +66,15 @@
     instances.push(chart);
   });
   window.addEventListener("resize", function () { instances.forEach(function (ch) { ch.resize(); }); });
+
+  // A dashboard left open on the duty room's screen reads fresh figures every ten minutes
+  // (not while someone is using the page: any click or key press postpones it).
+  var REFRESH_MS = 10 * 60 * 1000;
+  var timer = null;
+  function schedule() {
+    if (timer) { clearTimeout(timer); }
+    timer = setTimeout(function () { if (!document.hidden) { window.location.reload(); } else { schedule(); } }, REFRESH_MS);
+  }
+  ["click", "keydown", "scroll"].forEach(function (ev) { window.addEventListener(ev, schedule, { passive: true }); });
+  schedule();
 })();
