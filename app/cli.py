@@ -160,3 +160,30 @@ def register_cli(app: Flask) -> None:
                     click.echo(e, err=True)
                 raise click.ClickException("导入失败,未保存任何数据") from None
         click.echo("导入完成:" + ",".join(f"{k} {v}" for k, v in counts.items()))
+
+    @app.cli.command("backup")
+    @click.option("-o", "--output", required=True, help="备份文件路径(SQLite 数据库文件)")
+    @with_appcontext
+    def backup_cmd(output):
+        """在线备份数据库(SQLite;PostgreSQL 请用 pg_dump,见 docs/security.md)。"""
+        from app.backup import BackupError, backup_sqlite
+
+        try:
+            info = backup_sqlite(db.engine, output)
+        except BackupError as err:
+            raise click.ClickException(str(err)) from None
+        click.echo(f"已备份到 {output}({info['tables']} 张表,{info['bytes']} 字节,完整性检查通过)")
+
+    @app.cli.command("restore")
+    @click.argument("path")
+    @with_appcontext
+    def restore_cmd(path):
+        """从备份文件恢复数据库(SQLite;恢复前自动把当前数据库另存一份)。"""
+        from app.backup import BackupError, restore_sqlite
+
+        try:
+            info = restore_sqlite(db.engine, path, current_app.instance_path)
+        except BackupError as err:
+            raise click.ClickException(str(err)) from None
+        click.echo(f"已从 {path} 恢复({info['tables']} 张表)。恢复前的数据库已另存为 {info['safety_copy']}")
+

@@ -54,8 +54,13 @@ def load_jobs() -> dict[str, Job]:
 
 
 def _lock(session, name: str) -> None:
-    if session.get_bind().dialect.name == "postgresql":
+    """Serialise runs of the same job: a transaction-scoped advisory lock on PostgreSQL; on SQLite
+    the job's transaction takes the database write lock before it reads anything."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(name.encode())})
+    elif dialect == "sqlite":
+        session.execute(text("UPDATE job_run SET outcome = outcome WHERE name = :n"), {"n": name})
 
 
 def run_job(session, name: str, at: datetime | None = None) -> dict:

@@ -193,8 +193,8 @@ def _source() -> str:
 def _estate_id(obj, state):
     if "estate_id" in state.mapper.columns:
         return state.dict.get("estate_id")
-    if getattr(type(obj), "estate_scope_column", None) is not None:
-        return state.identity[0] if state.identity else None
+    if getattr(type(obj), "estate_scope_column", None) is not None:  # the estate itself
+        return state.dict.get("id")
     return None
 
 
@@ -218,14 +218,16 @@ def record_changes(session, flush_context) -> None:
             changes = _diff(state, mapper)
             if not changes:
                 continue
-        if not state.identity:
+        pk_column = mapper.primary_key[0]
+        object_id = state.dict.get(mapper.get_property_by_column(pk_column).key)
+        if object_id is None:
             continue
         if not who:
             who.append(current_user_id())
         rows.append(
             {
                 "object_type": mapper.local_table.name,
-                "object_id": state.identity[0],
+                "object_id": object_id,
                 "object_label": None if action == "delete" else _safe_label(obj),
                 "action": action,
                 "changes": json.dumps(changes, ensure_ascii=False, sort_keys=True),

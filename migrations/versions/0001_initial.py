@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-11-29 01:12:53.226958
+Create Date: 2026-11-29 01:18:58.027342
 
 """
 from alembic import op
