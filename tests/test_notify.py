@@ -257,3 +257,37 @@ def test_the_every_minute_job_keeps_a_week_of_its_run_records(session):
     run_job(session, "notify_dispatch", T0)
     kept = {(r.name, r.outcome) for r in session.scalars(select(JobRun).where(JobRun.as_of < T0 - timedelta(days=7)))}
     assert kept == {("notify_dispatch", "failed"), ("overdue_scan", "ok")}
+
+
+def test_a_robot_can_be_saved_switched_off(client, session, make):
+    estate = make.estate("锦绣花园")
+    make.user("系统管理员", username="boss")
+    login(client, "boss")
+    form = {"name": "备用群", "estate": estate.id, "kind": "dingtalk", "url": "https://oapi.dingtalk.com/robot/send?access_token=x", "events": ["emergency_order"]}
+    page = client.post("/webhookview/add", data=form, follow_redirects=True).get_data(as_text=True)
+    hook = session.scalar(select(Webhook))
+    assert hook is not None, page[:2000]
+    assert hook.enabled is False and hook.kind == "dingtalk"
+    add_page = client.get("/webhookview/add").get_data(as_text=True)
+    assert "添加群机器人" in add_page and "SEC 开头的密钥" in add_page
+
+
+def test_administrator_sends_a_given_up_message_again_from_the_outbox(client, session, make):
+    from models.notify import MAX_ATTEMPTS
+
+    estate = make.estate("锦绣花园")
+    hook = robot(session, estate, "http://127.0.0.1:9/x")
+    late_task(session, estate)
+    run_job(session, "notify_dispatch", T0 + timedelta(minutes=2))
+    message = session.scalar(select(NotifyMessage))
+    message.state, message.attempts, message.next_attempt_at = "failed", MAX_ATTEMPTS, None
+    session.commit()
+    make.user("系统管理员", username="boss")
+    login(client, "boss")
+    listing = client.get("/notifymessageview/list/").get_data(as_text=True)
+    assert "已放弃" in listing and "值班群" in listing and "/notifymessageview/add" not in listing
+    resp = client.post("/notifymessageview/action_post", data={"action": "retry", "rowid": [message.id]}, follow_redirects=True)
+    assert "已安排重发 1 条" in resp.get_data(as_text=True)
+    session.expire_all()
+    message = session.get(NotifyMessage, message.id)
+    assert message.state == "pending" and message.attempts == MAX_ATTEMPTS - 1 and message.webhook_id == hook.id

@@ -6,7 +6,7 @@ from flask import flash, redirect, request, url_for
 from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2ManyWidget, Select2Widget
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from app import roles
@@ -58,14 +58,21 @@ class WebhookView(ScopedModelView):
     show_columns = ["name", "estate", "kind_label", "url_masked", "events_label", "enabled", "created_on"]
     search_columns = ["name", "estate", "kind", "enabled"]
     base_order = ("id", "asc")
-    description_columns = {
-        "url": _l("在企业微信/钉钉群里「添加群机器人」后复制的地址"),
-        "secret": _l("钉钉机器人安全设置选择「加签」时填写 SEC 开头的密钥"),
-    }
     add_form_extra_fields = edit_form_extra_fields = {
         "kind": SelectField(_l("类型"), choices=RobotKind.choices(), validators=[DataRequired()], widget=Select2Widget()),
-        "url": StringField(_l("Webhook 地址"), validators=[DataRequired(), Length(max=500)], widget=BS3TextFieldWidget()),
-        "secret": StringField(_l("加签密钥(钉钉,可不填)"), validators=[Optional(), Length(max=200)], widget=BS3TextFieldWidget()),
+        "url": StringField(
+            _l("Webhook 地址"),
+            description=_l("在企业微信/钉钉群里「添加群机器人」后复制的地址"),
+            validators=[DataRequired(), Length(max=500)],
+            widget=BS3TextFieldWidget(),
+        ),
+        "secret": StringField(
+            _l("加签密钥(钉钉,可不填)"),
+            description=_l("钉钉机器人安全设置选择「加签」时填写 SEC 开头的密钥"),
+            validators=[Optional(), Length(max=200)],
+            widget=BS3TextFieldWidget(),
+        ),
+        "enabled": BooleanField(_l("启用"), default=True, description=_l("停用后不再推送,已排队的消息也不再发送")),
         "events": EventsField(
             _l("推送事件"),
             choices=[(e, NotifyEvent.label_of(e)) for e in SUBSCRIBABLE],
@@ -89,7 +96,7 @@ class WebhookView(ScopedModelView):
 class NotifyMessageView(ScopedModelView):
     datamodel = ScopedInterface(NotifyMessage)
     class_permission_name = "NotifyMessage"
-    base_permissions = ["can_read", "can_write"]
+    base_permissions = ["can_read", "can_retry"]  # the outbox is written by the job, never by hand
     list_title = _l("推送记录")
     show_title = _l("推送记录")
     label_columns = {
@@ -112,7 +119,7 @@ class NotifyMessageView(ScopedModelView):
     show_columns = ["created_at", "estate", "webhook", "event_label", "title", "state_label", "attempts", "next_attempt_at", "delivered_at", "last_error", "payload", "deliveries"]
     search_columns = ["webhook", "estate", "event", "state", "created_at"]
     base_order = ("id", "desc")
-    method_permission_name = ScopedModelView.method_permission_name | {"action_retry": "write"}
+    method_permission_name = ScopedModelView.method_permission_name | {"action_retry": "retry"}
 
     def _init_properties(self):
         super()._init_properties()
