@@ -182,13 +182,9 @@ class VisitRecord(EstateOwned, AuditMixinNullable, Model):
     @property
     def handling_text(self) -> str:
         """处理情况 as the 接待记录表 shows it."""
-        parts = []
         if self.handled_on_spot:
-            parts.append(str(_l("当场处理")))
-        elif self.department is not None:
-            parts.append(str(_l("移交 %(dept)s", dept=self.department.name)))
-        else:
-            parts.append(str(_l("待移交")))
+            return str(_l("当场处理:%(o)s", o=self.outcome)) if self.outcome else str(_l("当场处理"))
+        parts = [str(_l("移交 %(dept)s", dept=self.department.name)) if self.department is not None else str(_l("待移交"))]
         if self.decision:
             parts.append(str(_l("处理办法:%(d)s", d=self.decision)))
         if self.assignee is not None:

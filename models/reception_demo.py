@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
 
-from models.base import utcnow
+from models.base import TZ, as_utc, local, utcnow
 from models.master import Owner, Staff
 from models.reception import CallRecord, VisitRecord, visit_flow
 from models.reception_contact import OwnerVisit, owner_visit_flow
@@ -49,6 +49,13 @@ OPINIONS = [
 ]
 
 
+def _at(now, rnd, days_ago: int, first_hour: int = 8, last_hour: int = 17):
+    """A believable local time `days_ago` days before `now` (office hours by default), never in the future."""
+    day = local(now).date() - timedelta(days=days_ago)
+    moment = as_utc(datetime.combine(day, time(rnd.randint(first_hour, last_hour), rnd.choice([0, 5, 10, 20, 30, 40, 45, 50])), TZ))
+    return min(moment, now - timedelta(minutes=30))
+
+
 def _staff_of(username: str):
     from app.extensions import db
 
@@ -78,7 +85,7 @@ def demo(session, ctx) -> None:
         for i in range(24):
             category, reason, on_spot, outcome = WALKINS[i % len(WALKINS)]
             owner = rnd.choice(owners)
-            when = now - timedelta(days=rnd.randint(1, 60), hours=rnd.randint(0, 8))
+            when = _at(now, rnd, rnd.randint(1, 60))
             visit = VisitRecord.register(
                 session, system, now,
                 {"estate_id": estate.id, "owner_id": owner.id, "visitor_name": owner.name, "reason": reason,
@@ -98,7 +105,7 @@ def demo(session, ctx) -> None:
         VisitRecord.register(
             session, system, now,
             {"estate_id": estate.id, "owner_id": owner.id, "visitor_name": owner.name, "reason": "阳台顶棚渗水,要求物业协调楼上业主",
-             "category": "complaint", "handled_on_spot": False, "visited_at": (now - timedelta(days=1, hours=2)).isoformat(),
+             "category": "complaint", "handled_on_spot": False, "visited_at": _at(now, rnd, 1, 15, 16).isoformat(),
              "received_by_id": desk.id if desk else None},
         )
         # calls over the last 60 days, a few messages for absent colleagues
@@ -106,7 +113,7 @@ def demo(session, ctx) -> None:
             category, content = CALLS[i % len(CALLS)]
             owner = rnd.choice(owners)
             body = {"estate_id": estate.id, "owner_id": owner.id, "content": content, "category": category,
-                    "called_at": (now - timedelta(days=rnd.randint(0, 60), hours=rnd.randint(0, 10))).isoformat(),
+                    "called_at": _at(now, rnd, rnd.randint(0, 60), 7, 21 if i % 7 else 23).isoformat(),
                     "answered_by_id": desk.id if desk else None}
             if i % 10 == 5 and head is not None:
                 body["for_staff_id"] = head.id
@@ -122,12 +129,12 @@ def demo(session, ctx) -> None:
         for n, day in enumerate(days):
             opinions, suggestions, needs_reply = OPINIONS[n % len(OPINIONS)]
             owner = owners[n]
-            when = now - timedelta(days=day)
+            when = _at(now, rnd, day, 9, 16)
             if day < 28 and n >= 2:  # this month only two so far
-                when = now - timedelta(days=40 + n)
+                when = _at(now, rnd, 40 + n, 9, 16)
             visit = OwnerVisit.register(
                 session, system, now,
-                {"estate_id": estate.id, "staff_id": manager.id, "owner_id": owner.id, "visited_at": min(when, now - timedelta(hours=3)).isoformat(),
+                {"estate_id": estate.id, "staff_id": manager.id, "owner_id": owner.id, "visited_at": when.isoformat(),
                  "opinions": opinions, "suggestions": suggestions, "reply_needed": needs_reply},
             )
             if needs_reply and day > 30:
@@ -139,7 +146,7 @@ def demo(session, ctx) -> None:
     estate = ctx["estates"][0]
     held = Forum.register(
         session, system, now,
-        {"estate_id": estate.id, "held_at": (now - timedelta(days=25)).isoformat(), "topic": "小区停车管理与电动车充电座谈",
+        {"estate_id": estate.id, "held_at": _at(now, rnd, 25, 19, 19).isoformat(), "topic": "小区停车管理与电动车充电座谈",
          "venue": "会所二楼会议室", "mode": "invited", "host_id": manager.id if manager else None,
          "participants": "业委会代表 3 人、各楼栋业主代表 8 人", "participant_count": 11,
          "minutes": "1. 业主反映地面车位紧张,晚间乱停放严重;2. 建议增设电动车集中充电区;3. 物业介绍车位租赁和巡查安排。"},
@@ -150,7 +157,8 @@ def demo(session, ctx) -> None:
                              {"content": content, "assignee_id": who.id, "due_at": (now + timedelta(days=14)).isoformat()})
     Forum.register(
         session, system, now,
-        {"estate_id": estate.id, "held_at": (now + timedelta(days=7)).isoformat(), "topic": "年度物业服务意见征询座谈",
+        {"estate_id": estate.id, "held_at": as_utc(datetime.combine(local(now).date() + timedelta(days=7), time(19, 0), TZ)).isoformat(),
+         "topic": "年度物业服务意见征询座谈",
          "venue": "会所二楼会议室", "mode": "voluntary", "host_id": manager.id if manager else None},
     )
 
@@ -168,6 +176,6 @@ def demo(session, ctx) -> None:
             SurveyResponse.register(
                 session, system, now,
                 {"survey_id": survey.id, "owner_id": owner.id, "scores": scores, "comments": rnd.choice(comments),
-                 "submitted_at": (now - timedelta(days=rnd.randint(1, 20))).isoformat()},
+                 "submitted_at": _at(now, rnd, rnd.randint(1, 20)).isoformat()},
             )
     session.flush()

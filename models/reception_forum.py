@@ -124,14 +124,10 @@ class Forum(EstateOwned, AuditMixinNullable, Model):
             active_staff(session, "host_id", self.host_id, self.estate_id)
         if self.participant_count is not None and not 0 <= self.participant_count <= 100000:
             raise ValidationError("participant_count", _l("参加人数不正确"))
-        if self.id is None:
-            self.status = ForumStatus.planned.value
+        if self.id is None:  # recorded with minutes after the meeting: it has been held
+            self.status = ForumStatus.held.value if self.minutes else ForumStatus.planned.value
             if self.minutes:
                 not_in_future("held_at", self.held_at, utcnow())
-
-    def on_created(self, session, actor: Actor, now: datetime) -> None:
-        if self.minutes:  # recorded after the meeting: it has been held
-            self.status = ForumStatus.held.value
 
     @classmethod
     def register(cls, session, actor: Actor, now: datetime, body: dict) -> Forum:

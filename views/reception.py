@@ -12,6 +12,8 @@ import logging
 from datetime import date, datetime, time, timedelta
 
 from flask import abort, request, url_for
+from flask_appbuilder.api import expose as api_expose
+from flask_appbuilder.api import protect, safe
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access, permission_name
@@ -30,6 +32,7 @@ from app.scope import ScopedInterface, allowed_estate_ids, scope_condition, scop
 from models.base import TZ, DomainError, ValidationError, fmt_dt, utcnow
 from models.master import Department, Staff, staff_estate
 from models.reception import CallRecord, ReceptionCategory, VisitRecord, VisitStatus
+from models.reception_common import installed_model
 from models.workflow import WORKFLOWS
 from views import add_screen
 from views.base import (
@@ -133,6 +136,99 @@ class RecordApi(ScopedModelRestApi):
             return self._domain_response(error)
         session.refresh(item)
         return self.response(200, id=item.id, result=self.show_model_schema.dump(item))
+
+
+class FollowUpApi(RecordApi):
+    """`POST /<id>/register_repair` and `/<id>/register_complaint`: the one-click follow-ups over REST."""
+
+    method_permission_name = RecordApi.method_permission_name | {"register_repair": "write", "register_complaint": "write"}
+
+    def _follow_up(self, pk: int, kind: str):
+        from models.reception_desk import register_complaint_from, register_repair_from
+
+        session = self.datamodel.session
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            return self.response_404()
+        try:
+            body = self._body() if request.data else {}
+            if not isinstance(body, dict):
+                raise ValidationError("body", _l("请求体必须是 JSON 对象"))
+            register = register_repair_from if kind == "repair" else register_complaint_from
+            created = register(session, current_actor(), utcnow(), item, **body)
+            session.commit()
+        except _BadRequest as err:
+            return self.response_400(message=err.message)
+        except DomainError as error:
+            return self._domain_response(error)
+        except TypeError as error:  # a key the follow-up does not take
+            session.rollback()
+            return self.response_422(message={"body": [str(_l("请求参数不正确:%(e)s", e=str(error).split("argument")[-1].strip()))]})
+        session.refresh(item)
+        return self.response(
+            201,
+            id=item.id,
+            result=self.show_model_schema.dump(item),
+            created={"object_type": created.__tablename__, "id": created.id, "number": getattr(created, "number", None)},
+        )
+
+    @api_expose("/<int:pk>/register_repair", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("register_repair")
+    def register_repair(self, pk: int):
+        """Register a repair order from this record (owner, unit, phone and text filled in)
+        ---
+        post:
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    category: {type: string}
+                    urgency: {type: string}
+                    emergency_reason: {type: string}
+                    paid: {type: boolean}
+                    appointment_at: {type: string}
+                    location: {type: string}
+          responses:
+            201:
+              description: the record (with repair_order_id) and the order created
+        """
+        return self._follow_up(pk, "repair")
+
+    @api_expose("/<int:pk>/register_complaint", methods=["POST"])
+    @protect()
+    @safe
+    @permission_name("register_complaint")
+    def register_complaint(self, pk: int):
+        """Register a complaint from this record (channel, owner, unit, phone and text filled in)
+        ---
+        post:
+          parameters:
+          - in: path
+            schema:
+              type: integer
+            name: pk
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    category: {type: string}
+                    content: {type: string}
+          responses:
+            201:
+              description: the record (with complaint_id) and the complaint created
+        """
+        return self._follow_up(pk, "complaint")
 
 
 class _BadRequest(Exception):
@@ -273,6 +369,14 @@ class RecordViewMixin:
         """(label, url, icon) buttons shown above the record (one-click follow-ups)."""
         return []
 
+    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
+        """Only the moves the record's state and the user's rights allow are offered as buttons."""
+        workflow = WORKFLOWS.get(getattr(self, "workflow_type", None) or "")
+        if workflow is not None and actions is None and item is not None:
+            available = {t.name for t in workflow.available(item, current_actor())}
+            actions = _Actions((n, a) for n, a in self.actions.items() if n not in workflow.transitions or n in available)
+        return super()._get_show_widget(pk, item, widgets=widgets, actions=actions, show_fieldsets=show_fieldsets)
+
     @expose("/show/<pk>", methods=["GET"])
     @has_access
     def show(self, pk):
@@ -297,8 +401,132 @@ class RecordViewMixin:
         )
 
 
+class _Actions(dict):
+    """A set of actions that is never replaced by FAB's default, even when empty."""
+
+    def __bool__(self) -> bool:
+        return True
+
+
+# ---------------------------------------------------------------- one-click follow-ups
+FOLLOW_UP_KINDS = {"repair": (_l("登记维修单"), "fa-wrench"), "complaint": (_l("登记投诉"), "fa-bullhorn")}
+
+
+def follow_up_form(kind: str, record):
+    """The few things the clerk adds to register a repair order or a complaint from a record."""
+    from models.reception_desk import FOLLOW_UP
+
+    spec = FOLLOW_UP[record.__tablename__]
+    text = getattr(record, spec["text"]) or getattr(record, "suggestions", None) or ""
+    if kind == "repair":
+        from models.repair import EmergencyReason, RepairCategory, RepairKind, Urgency
+
+        class RepairFollowUp(FlaskForm):
+            problem = TextAreaField(_l("报修内容"), default=text, validators=[DataRequired(message=_l("请填写报修内容"))])
+            category = SelectField(_l("维修类别"), choices=RepairCategory.choices(), validators=[DataRequired()])
+            kind = SelectField(_l("维修/服务"), choices=RepairKind.choices(), validators=[DataRequired()])
+            urgency = SelectField(_l("紧急程度"), choices=Urgency.choices(), validators=[DataRequired()])
+            emergency_reason = SelectField(_l("急修原因"), choices=[("", "—")] + EmergencyReason.choices(), validators=[Optional()])
+            paid = BooleanField(_l("有偿服务"))
+            appointment_at = LocalDateTimeField(_l("预约维修时间"), validators=[Optional()])
+            location = StringField(_l("位置"), validators=[Optional(), Length(max=200)], description=_l("公共区域报修必填"))
+
+        return RepairFollowUp()
+    from models.complaint import ComplaintCategory
+
+    class ComplaintFollowUp(FlaskForm):
+        content = TextAreaField(_l("投诉内容"), default=text, validators=[DataRequired(message=_l("请填写投诉内容"))])
+        category = SelectField(_l("投诉类别"), choices=ComplaintCategory.choices(), validators=[DataRequired()])
+
+    return ComplaintFollowUp()
+
+
+class FollowUpViewMixin:
+    """登记维修单 / 登记投诉 from a record's page: owner, unit, phone and text filled in, linked both ways."""
+
+    def follow_up_kinds(self, item) -> list[str]:
+        sm = self.appbuilder.sm
+        kinds = []
+        if item.repair_order_id is None and installed_model("models.repair", "RepairOrder") is not None and sm.has_access("can_write", "RepairOrder"):
+            kinds.append("repair")
+        if item.complaint_id is None and installed_model("models.complaint", "Complaint") is not None and sm.has_access("can_write", "Complaint"):
+            kinds.append("complaint")
+        if not sm.has_access("can_write", self.class_permission_name):
+            return []
+        return kinds
+
+    def show_buttons(self, item):
+        name = self.__class__.__name__
+        return [
+            (FOLLOW_UP_KINDS[k][0], url_for(f"{name}.follow_up", pk=item.id, kind=k), FOLLOW_UP_KINDS[k][1])
+            for k in self.follow_up_kinds(item)
+        ]
+
+    def show_links(self, item):
+        from views.reception_desk import show_url
+
+        links = []
+        order_cls = installed_model("models.repair", "RepairOrder")
+        if item.repair_order_id and order_cls is not None:
+            order = self.datamodel.session.get(order_cls, item.repair_order_id)
+            if order is not None:
+                links.append((_("维修单 %(n)s(%(s)s)", n=order.number, s=order.status_label), show_url("repair_order", order.id)))
+        complaint_cls = installed_model("models.complaint", "Complaint")
+        if item.complaint_id and complaint_cls is not None:
+            complaint = self.datamodel.session.get(complaint_cls, item.complaint_id)
+            if complaint is not None:
+                links.append((_("投诉 %(n)s(%(s)s)", n=str(complaint), s=complaint.status_label), show_url("complaint", complaint.id)))
+        return links
+
+    @expose("/follow_up/<int:pk>/<string:kind>", methods=["GET", "POST"])
+    @has_access
+    @permission_name("follow_up")
+    def follow_up(self, pk, kind):
+        from types import SimpleNamespace
+
+        from flask import flash, redirect
+
+        from models.reception_desk import register_complaint_from, register_repair_from
+        from views.reception_desk import show_url
+
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None or kind not in FOLLOW_UP_KINDS:
+            abort(404)
+        if kind not in self.follow_up_kinds(item):
+            flash(_("该记录已登记过,或您没有登记的权限"), "warning")
+            return redirect(url_for(f"{self.__class__.__name__}.show", pk=pk))
+        form = follow_up_form(kind, item)
+        transition = SimpleNamespace(label=FOLLOW_UP_KINDS[kind][0])
+        if request.method == "POST" and form.validate():
+            params = {k: v for k, v in form.data.items() if k != "csrf_token"}
+            session = self.datamodel.session
+            try:
+                if kind == "repair":
+                    created = register_repair_from(session, current_actor(), utcnow(), item, **params)
+                else:
+                    created = register_complaint_from(session, current_actor(), utcnow(), item, **params)
+                session.commit()
+            except DomainError as error:
+                session.rollback()
+                field = getattr(form, error.field, None) if error.field else None
+                if field is not None:
+                    field.errors = list(field.errors or []) + [error.message]
+                else:
+                    flash(error.message, "danger")
+            else:
+                flash(_("已登记 %(what)s", what=str(created)), "success")
+                target = show_url(created.__tablename__, created.id)
+                return redirect(target or url_for(f"{self.__class__.__name__}.show", pk=pk))
+        return self.render_template("wuye/transition_form.html", form=form, items=[item], transition=transition, view=self)
+
+
 RECEPTION_LABELS = {
     "estate": _l("小区/大厦"),
+    "estate_id": _l("小区/大厦"),
+    "unit_id": _l("房屋"),
+    "owner_id": _l("业户"),
+    "repair_order_id": _l("维修单"),
+    "complaint_id": _l("投诉"),
     "unit": _l("房屋"),
     "place": _l("房屋"),
     "owner": _l("业户"),
@@ -343,10 +571,13 @@ VISIT_LABELS = RECEPTION_LABELS | {
     "outcome": _l("处理情况/结果"),
     "resolved_at": _l("办结时间"),
     "handling_text": _l("处理情况"),
+    "received_by_id": _l("接待人"),
+    "department_id": _l("移交部门"),
+    "assignee_id": _l("经办人"),
 }
 
 
-class VisitRecordView(RecordViewMixin, TransitionViewMixin, ScopedModelView):
+class VisitRecordView(FollowUpViewMixin, RecordViewMixin, TransitionViewMixin, ScopedModelView):
     datamodel = RecordInterface(VisitRecord)
     class_permission_name = "VisitRecord"
     workflow_type = "visit_record"
@@ -380,6 +611,7 @@ class VisitRecordView(RecordViewMixin, TransitionViewMixin, ScopedModelView):
     }
     description_columns = {"owner": _l("选了业户可不填来访人,自动带出姓名")}
     method_permission_name = ScopedModelView.method_permission_name | {
+        "follow_up": "write",
         "action_hand_over": "hand_over",
         "action_decide": "decide",
         "action_resolve": "resolve",
@@ -458,10 +690,13 @@ CALL_LABELS = RECEPTION_LABELS | {
     "for_staff": _l("转告对象"),
     "message_status": _l("转告状态"),
     "message_read_at": _l("转告已阅时间"),
+    "answered_by_id": _l("接听人"),
+    "for_staff_id": _l("转告对象"),
+    "message_task_id": _l("转告待办"),
 }
 
 
-class CallRecordView(RecordViewMixin, ScopedModelView):
+class CallRecordView(FollowUpViewMixin, RecordViewMixin, ScopedModelView):
     datamodel = RecordInterface(CallRecord)
     class_permission_name = "CallRecord"
     list_title = _l("来电记录")
@@ -492,6 +727,7 @@ class CallRecordView(RecordViewMixin, ScopedModelView):
         "content": TextAreaField(_l("来电内容"), validators=[DataRequired(message=_l("请填写来电内容"))]),
     }
     description_columns = {"for_staff": _l("要找的同事不在时选择:来电内容作为转告发到其待办,由其标记已阅")}
+    method_permission_name = ScopedModelView.method_permission_name | {"follow_up": "write"}
     export_title = _l("来电记录")
     export_columns = [
         ("called_at", _l("来电时间"), "datetime"),
@@ -512,11 +748,11 @@ class CallRecordView(RecordViewMixin, ScopedModelView):
 VISIT_API_COLUMNS = [
     "id", "estate_id", "unit_id", "owner_id", "visitor_name", "visitor_phone", "reason", "category",
     "handled_on_spot", "visited_at", "period", "status", "received_by_id", "department_id", "handed_over_at",
-    "decision", "decided_at", "assignee_id", "outcome", "resolved_at", "created_on",
+    "decision", "decided_at", "assignee_id", "outcome", "resolved_at", "repair_order_id", "complaint_id", "created_on",
 ]
 
 
-class VisitRecordApi(RecordApi):
+class VisitRecordApi(FollowUpApi):
     resource_name = "visit_record"
     class_permission_name = "VisitRecord"
     datamodel = RecordInterface(VisitRecord)
@@ -526,7 +762,7 @@ class VisitRecordApi(RecordApi):
     edit_columns = list(VisitRecord.API_EDITABLE)
     search_columns = [
         "estate_id", "unit_id", "owner_id", "status", "category", "handled_on_spot", "period", "visited_at",
-        "received_by_id", "department_id", "assignee_id",
+        "received_by_id", "department_id", "assignee_id", "repair_order_id", "complaint_id",
     ]
     order_columns = ["id", "visited_at"]
     base_order = ("visited_at", "desc")
@@ -534,18 +770,22 @@ class VisitRecordApi(RecordApi):
 
 CALL_API_COLUMNS = [
     "id", "estate_id", "unit_id", "owner_id", "caller_name", "phone", "content", "category", "called_at", "period",
-    "answered_by_id", "outcome", "for_staff_id", "message_task_id", "message_read_at", "created_on",
+    "answered_by_id", "outcome", "for_staff_id", "message_task_id", "message_read_at", "repair_order_id", "complaint_id",
+    "created_on",
 ]
 
 
-class CallRecordApi(RecordApi):
+class CallRecordApi(FollowUpApi):
     resource_name = "call_record"
     class_permission_name = "CallRecord"
     datamodel = RecordInterface(CallRecord)
     list_columns = show_columns = CALL_API_COLUMNS
     add_columns = ["estate_id", "caller_name", "phone", "unit_id", "owner_id", "content", "category", "called_at", "for_staff_id", "answered_by_id", "outcome"]
     edit_columns = list(CallRecord.API_EDITABLE)
-    search_columns = ["estate_id", "unit_id", "owner_id", "category", "period", "phone", "called_at", "answered_by_id", "for_staff_id"]
+    search_columns = [
+        "estate_id", "unit_id", "owner_id", "category", "period", "phone", "called_at", "answered_by_id", "for_staff_id",
+        "repair_order_id", "complaint_id",
+    ]
     order_columns = ["id", "called_at"]
     base_order = ("called_at", "desc")
 

@@ -18,6 +18,8 @@ from views.reception import (
     RECEPTION_LABELS,
     SCOPED_REL,
     STAFF_REL,
+    FollowUpApi,
+    FollowUpViewMixin,
     LocalDateTimeField,
     RecordApi,
     RecordInterface,
@@ -66,10 +68,14 @@ OWNER_VISIT_LABELS = RECEPTION_LABELS | {
     "satisfaction_label": _l("满意度"),
     "replied_at": _l("答复时间"),
     "replied_by": _l("答复人"),
+    "staff_id": _l("走访人"),
+    "replied_by_id": _l("答复人"),
+    "reply_method": _l("回访方式"),
+    "satisfaction": _l("满意度"),
 }
 
 
-class OwnerVisitView(RecordViewMixin, TransitionViewMixin, ScopedModelView):
+class OwnerVisitView(FollowUpViewMixin, RecordViewMixin, TransitionViewMixin, ScopedModelView):
     datamodel = RecordInterface(OwnerVisit)
     class_permission_name = "OwnerVisit"
     workflow_type = "owner_visit"
@@ -95,7 +101,7 @@ class OwnerVisitView(RecordViewMixin, TransitionViewMixin, ScopedModelView):
         "suggestions": TextAreaField(_l("业户建议")),
     }
     description_columns = {"staff": _l("不选为本人"), "reply_needed": _l("需要答复的,通过回访给业户答复")}
-    method_permission_name = ScopedModelView.method_permission_name | {"action_reply": "reply"}
+    method_permission_name = ScopedModelView.method_permission_name | {"action_reply": "reply", "follow_up": "write"}
     transition_forms = {"reply": ReplyForm}
     action_reply = transition_action("reply", _l("回访答复"), "fa-reply", multiple=False)
     export_title = _l("走访记录")
@@ -185,6 +191,7 @@ FORUM_LABELS = RECEPTION_LABELS | {
     "participant_count": _l("参加人数"),
     "minutes": _l("会议纪要"),
     "open_actions": _l("未完成待办"),
+    "host_id": _l("主持人"),
 }
 
 
@@ -223,7 +230,7 @@ class ForumView(RecordViewMixin, TransitionViewMixin, ScopedModelView):
 
 
 # ---------------------------------------------------------------- REST
-class OwnerVisitApi(RecordApi):
+class OwnerVisitApi(FollowUpApi):
     resource_name = "owner_visit"
     class_permission_name = "OwnerVisit"
     datamodel = RecordInterface(OwnerVisit)
@@ -231,7 +238,7 @@ class OwnerVisitApi(RecordApi):
     list_columns = show_columns = [
         "id", "estate_id", "staff_id", "visited_at", "period", "unit_id", "owner_id", "interviewee", "opinions",
         "suggestions", "reply_needed", "reply_due_at", "status", "reply", "reply_method", "satisfaction", "replied_at",
-        "replied_by_id",
+        "replied_by_id", "repair_order_id", "complaint_id",
     ]
     add_columns = list(OwnerVisit.API_FIELDS)
     edit_columns = list(OwnerVisit.API_EDITABLE)

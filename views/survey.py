@@ -106,6 +106,7 @@ class SurveyView(RecordViewMixin, TransitionViewMixin, ScopedModelView):
         "issued_on": DateField(_l("发放日期"), validators=[Optional()]),
     }
     description_columns = {"period": _l("如 2026、2026-11、2026-Q4 或 2026-H2;每个小区/大厦每期一次")}
+    formatters_columns = {"area_list": lambda areas: "、".join(areas)}
     method_permission_name = ScopedModelView.method_permission_name | {
         "action_close": "close",
         "action_reopen": "reopen",
