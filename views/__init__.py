@@ -43,6 +43,9 @@ def register_views(appbuilder) -> None:
     services_subscription.register(appbuilder)
     services.register(appbuilder)
     services_attendance.register(appbuilder)
+    from views import repair
+
+    repair.register(appbuilder)
     from views import dashboard, notify, reports
 
     dashboard.register(appbuilder)

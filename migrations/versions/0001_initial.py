@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-11-29 01:18:58.027342
+Create Date: 2026-11-29 01:06:18.510682
 
 """
 from alembic import op
@@ -77,6 +77,11 @@ def upgrade():
     sa.Column('name', sa.String(length=250), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
+    )
+    op.create_table('doc_counter',
+    sa.Column('key', sa.String(length=20), nullable=False),
+    sa.Column('last', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('key')
     )
     op.create_table('job_run',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -269,6 +274,28 @@ def upgrade():
     with op.batch_alter_table('building', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_building_estate_id'), ['estate_id'], unique=False)
 
+    op.create_table('complaint_week',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('week_start', sa.Date(), nullable=False),
+    sa.Column('week_end', sa.Date(), nullable=False),
+    sa.Column('built_at', sa.DateTime(), nullable=False),
+    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('valid', sa.Integer(), nullable=False),
+    sa.Column('invalid', sa.Integer(), nullable=False),
+    sa.Column('undecided', sa.Integer(), nullable=False),
+    sa.Column('replied_on_time', sa.Integer(), nullable=False),
+    sa.Column('replied_late', sa.Integer(), nullable=False),
+    sa.Column('unanswered', sa.Integer(), nullable=False),
+    sa.Column('data', sa.Text(), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('estate_id', 'week_start', name='uq_complaint_week')
+    )
+    with op.batch_alter_table('complaint_week', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_complaint_week_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_complaint_week_week_start'), ['week_start'], unique=False)
+
     op.create_table('department',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=40), nullable=False),
@@ -396,6 +423,26 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_price_list_estate_id'), ['estate_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_price_list_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_price_list_year'), ['year'], unique=False)
+
+    op.create_table('rain_day',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('date', sa.Date(), nullable=False),
+    sa.Column('note', sa.String(length=200), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=True),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('estate_id', 'date', name='uq_rain_day_estate_date')
+    )
+    with op.batch_alter_table('rain_day', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rain_day_date'), ['date'], unique=False)
+        batch_op.create_index(batch_op.f('ix_rain_day_estate_id'), ['estate_id'], unique=False)
 
     op.create_table('service_item',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -889,6 +936,124 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_payment_request_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_payment_request_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('repair_order',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=20), nullable=False),
+    sa.Column('period', sa.String(length=7), nullable=False),
+    sa.Column('status', sa.String(length=27), nullable=False),
+    sa.Column('source', sa.String(length=17), nullable=False),
+    sa.Column('kind', sa.String(length=15), nullable=False),
+    sa.Column('category', sa.String(length=25), nullable=False),
+    sa.Column('urgency', sa.String(length=17), nullable=False),
+    sa.Column('emergency_reason', sa.String(length=24), nullable=True),
+    sa.Column('paid', sa.Boolean(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=True),
+    sa.Column('owner_id', sa.Integer(), nullable=True),
+    sa.Column('contact_name', sa.String(length=40), nullable=True),
+    sa.Column('contact_phone', sa.String(length=30), nullable=True),
+    sa.Column('location', sa.String(length=200), nullable=True),
+    sa.Column('problem', sa.Text(), nullable=False),
+    sa.Column('appointment_at', sa.DateTime(), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('origin_type', sa.String(length=30), nullable=True),
+    sa.Column('origin_id', sa.Integer(), nullable=True),
+    sa.Column('recorded_at', sa.DateTime(), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+    sa.Column('backdated', sa.Boolean(), nullable=False),
+    sa.Column('department_id', sa.Integer(), nullable=True),
+    sa.Column('assignee_id', sa.Integer(), nullable=True),
+    sa.Column('dispatched_at', sa.DateTime(), nullable=True),
+    sa.Column('dispatched_by_id', sa.Integer(), nullable=True),
+    sa.Column('picked_up_at', sa.DateTime(), nullable=True),
+    sa.Column('picked_up_by_id', sa.Integer(), nullable=True),
+    sa.Column('transfer_count', sa.Integer(), nullable=False),
+    sa.Column('pickup_due_at', sa.DateTime(), nullable=True),
+    sa.Column('return_due_at', sa.DateTime(), nullable=True),
+    sa.Column('material_due_at', sa.DateTime(), nullable=True),
+    sa.Column('paused_since', sa.DateTime(), nullable=True),
+    sa.Column('paused_seconds', sa.Integer(), nullable=False),
+    sa.Column('delay_kind', sa.String(length=17), nullable=True),
+    sa.Column('delay_reason', sa.Text(), nullable=True),
+    sa.Column('delay_reported_at', sa.DateTime(), nullable=True),
+    sa.Column('material_reported_late', sa.Boolean(), nullable=False),
+    sa.Column('fee_standard_id', sa.Integer(), nullable=True),
+    sa.Column('quoted_amount', sa.Numeric(precision=12, scale=2), nullable=True),
+    sa.Column('owner_consent', sa.Boolean(), nullable=False),
+    sa.Column('consent_at', sa.DateTime(), nullable=True),
+    sa.Column('started_at', sa.DateTime(), nullable=True),
+    sa.Column('completed_at', sa.DateTime(), nullable=True),
+    sa.Column('work_hours', sa.Numeric(precision=8, scale=2), nullable=True),
+    sa.Column('cause', sa.Text(), nullable=True),
+    sa.Column('service_fee', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('material_total', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('total', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('owner_signed_by', sa.String(length=40), nullable=True),
+    sa.Column('owner_signed_at', sa.DateTime(), nullable=True),
+    sa.Column('satisfied', sa.Boolean(), nullable=True),
+    sa.Column('returned_at', sa.DateTime(), nullable=True),
+    sa.Column('returned_by_id', sa.Integer(), nullable=True),
+    sa.Column('revisited_at', sa.DateTime(), nullable=True),
+    sa.Column('rectify_count', sa.Integer(), nullable=False),
+    sa.Column('rectify_notice', sa.Text(), nullable=True),
+    sa.Column('rectify_noticed_at', sa.DateTime(), nullable=True),
+    sa.Column('closed_at', sa.DateTime(), nullable=True),
+    sa.Column('reject_reason', sa.Text(), nullable=True),
+    sa.Column('reject_from_status', sa.String(length=30), nullable=True),
+    sa.Column('reject_requested_at', sa.DateTime(), nullable=True),
+    sa.Column('reject_decided_at', sa.DateTime(), nullable=True),
+    sa.Column('reject_decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('reject_opinion', sa.Text(), nullable=True),
+    sa.Column('cancel_reason', sa.Text(), nullable=True),
+    sa.Column('cancelled_at', sa.DateTime(), nullable=True),
+    sa.Column('merged_into_id', sa.Integer(), nullable=True),
+    sa.Column('urge_count', sa.Integer(), nullable=False),
+    sa.Column('last_urged_at', sa.DateTime(), nullable=True),
+    sa.Column('month_end_flag', sa.String(length=7), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['assignee_id'], ['staff.id'], ),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['department_id'], ['department.id'], ),
+    sa.ForeignKeyConstraint(['dispatched_by_id'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['fee_standard_id'], ['fee_standard.id'], ),
+    sa.ForeignKeyConstraint(['merged_into_id'], ['repair_order.id'], ),
+    sa.ForeignKeyConstraint(['owner_id'], ['owner.id'], ),
+    sa.ForeignKeyConstraint(['picked_up_by_id'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['reject_decided_by_id'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['returned_by_id'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('number')
+    )
+    with op.batch_alter_table('repair_order', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_repair_order_assignee_id'), ['assignee_id'], unique=False)
+        batch_op.create_index('ix_repair_order_assignee_status', ['assignee_id', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_repair_order_category'), ['category'], unique=False)
+        batch_op.create_index(batch_op.f('ix_repair_order_completed_at'), ['completed_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_repair_order_department_id'), ['department_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_repair_order_dispatched_at'), ['dispatched_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_repair_order_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index('ix_repair_order_estate_status', ['estate_id', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_repair_order_kind'), ['kind'], unique=False)
+        batch_op.create_index(batch_op.f('ix_repair_order_month_end_flag'), ['month_end_flag'], unique=False)
+        batch_op.create_index(batch_op.f('ix_repair_order_owner_id'), ['owner_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_repair_order_period'), ['period'], unique=False)
+        batch_op.create_index('ix_repair_order_period_estate', ['period', 'estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_repair_order_recorded_at'), ['recorded_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_repair_order_status'), ['status'], unique=False)
+        batch_op.create_index('ix_repair_order_status_material', ['status', 'material_due_at'], unique=False)
+        batch_op.create_index('ix_repair_order_status_pickup', ['status', 'pickup_due_at'], unique=False)
+        batch_op.create_index('ix_repair_order_status_return', ['status', 'return_due_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_repair_order_unit_id'), ['unit_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_repair_order_urgency'), ['urgency'], unique=False)
+
     op.create_table('subscription',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('owner_id', sa.Integer(), nullable=False),
@@ -1037,6 +1202,66 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_visit_record_unit_id'), ['unit_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_visit_record_visited_at'), ['visited_at'], unique=False)
 
+    op.create_table('complaint',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=20), nullable=True),
+    sa.Column('received_at', sa.DateTime(), nullable=False),
+    sa.Column('channel', sa.String(length=19), nullable=False),
+    sa.Column('category', sa.String(length=19), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=True),
+    sa.Column('owner_id', sa.Integer(), nullable=True),
+    sa.Column('complainant', sa.String(length=80), nullable=True),
+    sa.Column('phone', sa.String(length=30), nullable=True),
+    sa.Column('content', sa.Text(), nullable=False),
+    sa.Column('department_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=18), nullable=False),
+    sa.Column('reply_due_at', sa.DateTime(), nullable=False),
+    sa.Column('escalated_to', sa.String(length=23), nullable=True),
+    sa.Column('escalated_at', sa.DateTime(), nullable=True),
+    sa.Column('escalation_note', sa.String(length=500), nullable=True),
+    sa.Column('reply', sa.Text(), nullable=True),
+    sa.Column('replied_at', sa.DateTime(), nullable=True),
+    sa.Column('replied_by_id', sa.Integer(), nullable=True),
+    sa.Column('valid', sa.Boolean(), nullable=True),
+    sa.Column('satisfaction', sa.String(length=27), nullable=True),
+    sa.Column('closed_at', sa.DateTime(), nullable=True),
+    sa.Column('close_note', sa.String(length=500), nullable=True),
+    sa.Column('source_type', sa.String(length=30), nullable=True),
+    sa.Column('source_id', sa.Integer(), nullable=True),
+    sa.Column('repair_order_id', sa.Integer(), nullable=True),
+    sa.Column('about_type', sa.String(length=30), nullable=True),
+    sa.Column('about_id', sa.Integer(), nullable=True),
+    sa.Column('spawned_order_id', sa.Integer(), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['department_id'], ['department.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['owner_id'], ['owner.id'], ),
+    sa.ForeignKeyConstraint(['repair_order_id'], ['repair_order.id'], ),
+    sa.ForeignKeyConstraint(['replied_by_id'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['spawned_order_id'], ['repair_order.id'], ),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('number', name='uq_complaint_number')
+    )
+    with op.batch_alter_table('complaint', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_complaint_category'), ['category'], unique=False)
+        batch_op.create_index(batch_op.f('ix_complaint_department_id'), ['department_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_complaint_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_complaint_owner_id'), ['owner_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_complaint_received_at'), ['received_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_complaint_repair_order_id'), ['repair_order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_complaint_reply_due_at'), ['reply_due_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_complaint_spawned_order_id'), ['spawned_order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_complaint_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_complaint_unit_id'), ['unit_id'], unique=False)
+
     op.create_table('payment',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('payment_request_id', sa.Integer(), nullable=False),
@@ -1083,6 +1308,76 @@ def upgrade():
     with op.batch_alter_table('payment_request_line', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_payment_request_line_estate_id'), ['estate_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payment_request_line_payment_request_id'), ['payment_request_id'], unique=False)
+
+    op.create_table('purchase_requisition',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=20), nullable=False),
+    sa.Column('repair_order_id', sa.Integer(), nullable=False),
+    sa.Column('department_id', sa.Integer(), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=19), nullable=False),
+    sa.Column('filed_at', sa.DateTime(), nullable=False),
+    sa.Column('filed_by_id', sa.Integer(), nullable=True),
+    sa.Column('due_at', sa.DateTime(), nullable=False),
+    sa.Column('bought_at', sa.DateTime(), nullable=True),
+    sa.Column('bought_by_id', sa.Integer(), nullable=True),
+    sa.Column('unavailable_at', sa.DateTime(), nullable=True),
+    sa.Column('unavailable_reason', sa.Text(), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['bought_by_id'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['department_id'], ['department.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['filed_by_id'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['repair_order_id'], ['repair_order.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('number')
+    )
+    with op.batch_alter_table('purchase_requisition', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_purchase_requisition_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_purchase_requisition_repair_order_id'), ['repair_order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_purchase_requisition_status'), ['status'], unique=False)
+        batch_op.create_index('ix_requisition_status_due', ['status', 'due_at'], unique=False)
+
+    op.create_table('repair_assignment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('repair_order_id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('department_id', sa.Integer(), nullable=True),
+    sa.Column('started_at', sa.DateTime(), nullable=False),
+    sa.Column('ended_at', sa.DateTime(), nullable=True),
+    sa.Column('end_reason', sa.String(length=20), nullable=True),
+    sa.ForeignKeyConstraint(['department_id'], ['department.id'], ),
+    sa.ForeignKeyConstraint(['repair_order_id'], ['repair_order.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('repair_assignment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_repair_assignment_repair_order_id'), ['repair_order_id'], unique=False)
+        batch_op.create_index('ix_repair_assignment_staff', ['staff_id', 'started_at'], unique=False)
+
+    op.create_table('repair_material',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('repair_order_id', sa.Integer(), nullable=False),
+    sa.Column('round', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=60), nullable=False),
+    sa.Column('provider', sa.String(length=15), nullable=False),
+    sa.Column('spec', sa.String(length=60), nullable=True),
+    sa.Column('quantity', sa.Numeric(precision=10, scale=2), nullable=False),
+    sa.Column('unit_price', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.Column('amount', sa.Numeric(precision=12, scale=2), nullable=False),
+    sa.ForeignKeyConstraint(['repair_order_id'], ['repair_order.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('repair_material', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_repair_material_repair_order_id'), ['repair_order_id'], unique=False)
 
     op.create_table('service_delivery',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -1164,11 +1459,133 @@ def upgrade():
     with op.batch_alter_table('survey_score', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_survey_score_response_id'), ['response_id'], unique=False)
 
+    op.create_table('requisition_item',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('requisition_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=60), nullable=False),
+    sa.Column('spec', sa.String(length=60), nullable=True),
+    sa.Column('quantity', sa.Numeric(precision=10, scale=2), nullable=False),
+    sa.Column('unit', sa.String(length=10), nullable=True),
+    sa.ForeignKeyConstraint(['requisition_id'], ['purchase_requisition.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('requisition_item', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_requisition_item_requisition_id'), ['requisition_id'], unique=False)
+
+    op.create_table('revisit',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('object_type', sa.String(length=30), nullable=False),
+    sa.Column('object_id', sa.Integer(), nullable=False),
+    sa.Column('repair_order_id', sa.Integer(), nullable=True),
+    sa.Column('complaint_id', sa.Integer(), nullable=True),
+    sa.Column('round', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=18), nullable=False),
+    sa.Column('status', sa.String(length=15), nullable=False),
+    sa.Column('not_before', sa.DateTime(), nullable=False),
+    sa.Column('due_at', sa.DateTime(), nullable=False),
+    sa.Column('rain_day_id', sa.Integer(), nullable=True),
+    sa.Column('subject', sa.String(length=200), nullable=True),
+    sa.Column('contact_name', sa.String(length=80), nullable=True),
+    sa.Column('contact_phone', sa.String(length=30), nullable=True),
+    sa.Column('done_at', sa.DateTime(), nullable=True),
+    sa.Column('method', sa.String(length=13), nullable=True),
+    sa.Column('satisfaction', sa.String(length=27), nullable=True),
+    sa.Column('problem', sa.Text(), nullable=True),
+    sa.Column('note', sa.String(length=500), nullable=True),
+    sa.Column('visited_by_id', sa.Integer(), nullable=True),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['complaint_id'], ['complaint.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['rain_day_id'], ['rain_day.id'], ),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['repair_order_id'], ['repair_order.id'], ),
+    sa.ForeignKeyConstraint(['visited_by_id'], ['staff.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('revisit', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_revisit_complaint_id'), ['complaint_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_revisit_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_revisit_kind'), ['kind'], unique=False)
+        batch_op.create_index('ix_revisit_object', ['object_type', 'object_id'], unique=False)
+        batch_op.create_index('ix_revisit_open', ['status', 'due_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_revisit_repair_order_id'), ['repair_order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_revisit_status'), ['status'], unique=False)
+
+    op.create_table('rectification',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=20), nullable=True),
+    sa.Column('repair_order_id', sa.Integer(), nullable=False),
+    sa.Column('revisit_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('problem', sa.Text(), nullable=False),
+    sa.Column('notice', sa.Text(), nullable=True),
+    sa.Column('found_at', sa.DateTime(), nullable=False),
+    sa.Column('due_at', sa.DateTime(), nullable=False),
+    sa.Column('issued_at', sa.DateTime(), nullable=True),
+    sa.Column('issued_by_id', sa.Integer(), nullable=True),
+    sa.Column('worker_name', sa.String(length=80), nullable=True),
+    sa.Column('department_name', sa.String(length=80), nullable=True),
+    sa.Column('reworked_at', sa.DateTime(), nullable=True),
+    sa.Column('followup_revisit_id', sa.Integer(), nullable=True),
+    sa.Column('closed_at', sa.DateTime(), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['followup_revisit_id'], ['revisit.id'], ),
+    sa.ForeignKeyConstraint(['issued_by_id'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['repair_order_id'], ['repair_order.id'], ),
+    sa.ForeignKeyConstraint(['revisit_id'], ['revisit.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('number')
+    )
+    with op.batch_alter_table('rectification', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rectification_due_at'), ['due_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_rectification_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_rectification_repair_order_id'), ['repair_order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_rectification_revisit_id'), ['revisit_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_rectification_status'), ['status'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('rectification', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_rectification_status'))
+        batch_op.drop_index(batch_op.f('ix_rectification_revisit_id'))
+        batch_op.drop_index(batch_op.f('ix_rectification_repair_order_id'))
+        batch_op.drop_index(batch_op.f('ix_rectification_estate_id'))
+        batch_op.drop_index(batch_op.f('ix_rectification_due_at'))
+
+    op.drop_table('rectification')
+    with op.batch_alter_table('revisit', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_revisit_status'))
+        batch_op.drop_index(batch_op.f('ix_revisit_repair_order_id'))
+        batch_op.drop_index('ix_revisit_open')
+        batch_op.drop_index('ix_revisit_object')
+        batch_op.drop_index(batch_op.f('ix_revisit_kind'))
+        batch_op.drop_index(batch_op.f('ix_revisit_estate_id'))
+        batch_op.drop_index(batch_op.f('ix_revisit_complaint_id'))
+
+    op.drop_table('revisit')
+    with op.batch_alter_table('requisition_item', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_requisition_item_requisition_id'))
+
+    op.drop_table('requisition_item')
     with op.batch_alter_table('survey_score', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_survey_score_response_id'))
 
@@ -1190,6 +1607,22 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_service_delivery_delivered_at'))
 
     op.drop_table('service_delivery')
+    with op.batch_alter_table('repair_material', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_repair_material_repair_order_id'))
+
+    op.drop_table('repair_material')
+    with op.batch_alter_table('repair_assignment', schema=None) as batch_op:
+        batch_op.drop_index('ix_repair_assignment_staff')
+        batch_op.drop_index(batch_op.f('ix_repair_assignment_repair_order_id'))
+
+    op.drop_table('repair_assignment')
+    with op.batch_alter_table('purchase_requisition', schema=None) as batch_op:
+        batch_op.drop_index('ix_requisition_status_due')
+        batch_op.drop_index(batch_op.f('ix_purchase_requisition_status'))
+        batch_op.drop_index(batch_op.f('ix_purchase_requisition_repair_order_id'))
+        batch_op.drop_index(batch_op.f('ix_purchase_requisition_estate_id'))
+
+    op.drop_table('purchase_requisition')
     with op.batch_alter_table('payment_request_line', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payment_request_line_payment_request_id'))
         batch_op.drop_index(batch_op.f('ix_payment_request_line_estate_id'))
@@ -1200,6 +1633,19 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_payment_estate_id'))
 
     op.drop_table('payment')
+    with op.batch_alter_table('complaint', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_complaint_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_complaint_status'))
+        batch_op.drop_index(batch_op.f('ix_complaint_spawned_order_id'))
+        batch_op.drop_index(batch_op.f('ix_complaint_reply_due_at'))
+        batch_op.drop_index(batch_op.f('ix_complaint_repair_order_id'))
+        batch_op.drop_index(batch_op.f('ix_complaint_received_at'))
+        batch_op.drop_index(batch_op.f('ix_complaint_owner_id'))
+        batch_op.drop_index(batch_op.f('ix_complaint_estate_id'))
+        batch_op.drop_index(batch_op.f('ix_complaint_department_id'))
+        batch_op.drop_index(batch_op.f('ix_complaint_category'))
+
+    op.drop_table('complaint')
     with op.batch_alter_table('visit_record', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_visit_record_visited_at'))
         batch_op.drop_index(batch_op.f('ix_visit_record_unit_id'))
@@ -1238,6 +1684,29 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_subscription_estate_id'))
 
     op.drop_table('subscription')
+    with op.batch_alter_table('repair_order', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_repair_order_urgency'))
+        batch_op.drop_index(batch_op.f('ix_repair_order_unit_id'))
+        batch_op.drop_index('ix_repair_order_status_return')
+        batch_op.drop_index('ix_repair_order_status_pickup')
+        batch_op.drop_index('ix_repair_order_status_material')
+        batch_op.drop_index(batch_op.f('ix_repair_order_status'))
+        batch_op.drop_index(batch_op.f('ix_repair_order_recorded_at'))
+        batch_op.drop_index('ix_repair_order_period_estate')
+        batch_op.drop_index(batch_op.f('ix_repair_order_period'))
+        batch_op.drop_index(batch_op.f('ix_repair_order_owner_id'))
+        batch_op.drop_index(batch_op.f('ix_repair_order_month_end_flag'))
+        batch_op.drop_index(batch_op.f('ix_repair_order_kind'))
+        batch_op.drop_index('ix_repair_order_estate_status')
+        batch_op.drop_index(batch_op.f('ix_repair_order_estate_id'))
+        batch_op.drop_index(batch_op.f('ix_repair_order_dispatched_at'))
+        batch_op.drop_index(batch_op.f('ix_repair_order_department_id'))
+        batch_op.drop_index(batch_op.f('ix_repair_order_completed_at'))
+        batch_op.drop_index(batch_op.f('ix_repair_order_category'))
+        batch_op.drop_index('ix_repair_order_assignee_status')
+        batch_op.drop_index(batch_op.f('ix_repair_order_assignee_id'))
+
+    op.drop_table('repair_order')
     with op.batch_alter_table('payment_request', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payment_request_unit_id'))
         batch_op.drop_index(batch_op.f('ix_payment_request_status'))
@@ -1362,6 +1831,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_service_item_category'))
 
     op.drop_table('service_item')
+    with op.batch_alter_table('rain_day', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_rain_day_estate_id'))
+        batch_op.drop_index(batch_op.f('ix_rain_day_date'))
+
+    op.drop_table('rain_day')
     with op.batch_alter_table('price_list', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_price_list_year'))
         batch_op.drop_index(batch_op.f('ix_price_list_status'))
@@ -1386,6 +1860,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_department_estate_id'))
 
     op.drop_table('department')
+    with op.batch_alter_table('complaint_week', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_complaint_week_week_start'))
+        batch_op.drop_index(batch_op.f('ix_complaint_week_estate_id'))
+
+    op.drop_table('complaint_week')
     with op.batch_alter_table('building', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_building_estate_id'))
 
@@ -1438,6 +1917,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_job_run_name'))
 
     op.drop_table('job_run')
+    op.drop_table('doc_counter')
     op.drop_table('ab_view_menu')
     op.drop_table('ab_user')
     op.drop_table('ab_role')

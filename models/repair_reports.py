@@ -1,0 +1,296 @@
+"""Repair lists and figures: the duty room's monthly order sheet, the ledger 维修(服务)汇总表,
+the 维修记录表 (Excel, also `flask export NAME --period YYYY-MM`), and per-staff statistics."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from app.exports import export
+from app.xlsx import Col, write_file
+from models.base import ValidationError, local, utcnow
+from models.master import Staff
+from models.repair import RepairAssignment, RepairOrder
+from models.repair import RepairStatus as S
+
+PERIOD_RE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2]))?$")
+
+
+def period_condition(period: str | None):
+    """Orders of a period "YYYY-MM" (by the 维修单 一.7 rule) or of a year "YYYY"."""
+    if not period:
+        return None
+    if not PERIOD_RE.match(period):
+        raise ValidationError("period", _l("期间格式应为 YYYY-MM 或 YYYY"))
+    if len(period) == 4:
+        return RepairOrder.period.like(f"{period}-%")
+    return RepairOrder.period == period
+
+
+def orders_query(period: str | None = None, estate_id: int | None = None):
+    query = select(RepairOrder).options(selectinload(RepairOrder.materials)).order_by(RepairOrder.number)
+    cond = period_condition(period)
+    if cond is not None:
+        query = query.where(cond)
+    if estate_id:
+        query = query.where(RepairOrder.estate_id == estate_id)
+    return query
+
+
+def iter_orders(session, query, batch: int = 500):
+    """Rows streamed in batches so a year of orders never sits in memory at once."""
+    for partition in session.execute(query.execution_options(yield_per=batch)).scalars().partitions():
+        yield from partition
+
+
+def _numbered(rows):
+    for i, row in enumerate(rows, 1):
+        row._seq = i
+        yield row
+
+
+# ---------------------------------------------------------------- columns
+LEDGER_COLUMNS = [
+    Col("维修单号", "number", width=16),
+    Col("期间", "period", width=9),
+    Col("登记时间", "recorded_at", "datetime"),
+    Col("来源", "source_label", width=6),
+    Col("小区/大厦", lambda o: o.estate.name if o.estate else ""),
+    Col("地址", "address", width=24),
+    Col("住户单位", "resident_company"),
+    Col("住户姓名", "resident_name", width=10),
+    Col("电话", "contact_phone", width=14),
+    Col("类别", "category_label", width=8),
+    Col("维修/服务", "kind_label", width=8),
+    Col("紧急程度", "urgency_label", width=8),
+    Col("维修内容", "problem", width=30),
+    Col("预约时间", "appointment_at", "datetime"),
+    Col("维修处", lambda o: o.department.name if o.department else "", width=10),
+    Col("维修人", "assignee_name", width=10),
+    Col("派单时间", "dispatched_at", "datetime"),
+    Col("接单时间", "picked_up_at", "datetime"),
+    Col("开工时间", "started_at", "datetime"),
+    Col("完工时间", "completed_at", "datetime"),
+    Col("维修工时", "work_hours", "number"),
+    Col("有偿", "paid_label", width=6),
+    Col("服务费", "service_fee", "money", total=True),
+    Col("材料费", "material_total", "money", total=True),
+    Col("合计", "total", "money", total=True),
+    Col("业主验收", lambda o: f"{o.owner_signed_by or ''} {o.satisfied_label}".strip(), width=12),
+    Col("回单时间", "returned_at", "datetime"),
+    Col("状态", "status_label", width=8),
+    Col("备注", lambda o: ledger_note(o), width=30),
+]
+
+def record_columns(names: dict[int, str]) -> list[Col]:
+    """维修记录表: 序号, 时间, 住户单位, 住户姓名, 电话, 维修内容, 维修单号, 接受人, 记录人, 维修人, 备注."""
+    return [
+        Col("序号", lambda o: o._seq, "int", width=6),
+        Col("时间", "recorded_at", "datetime"),
+        Col("住户单位", lambda o: o.resident_company or o.address, width=22),
+        Col("住户姓名", "resident_name", width=10),
+        Col("电话", "contact_phone", width=14),
+        Col("维修内容", "problem", width=32),
+        Col("维修单号", "number", width=16),
+        Col("接受人", lambda o: names.get(o.picked_up_by_id, ""), width=10),
+        Col("记录人", lambda o: names.get(o.recorded_by_id, ""), width=10),
+        Col("维修人", "assignee_name", width=10),
+        Col("备注", lambda o: ledger_note(o), width=30),
+    ]
+
+
+def staff_names(session) -> dict[int, str]:
+    """Login → staff name, read once for a whole sheet."""
+    return dict(session.execute(select(Staff.user_id, Staff.name).where(Staff.user_id.is_not(None))).all())
+
+MONTHLY_COLUMNS = [
+    Col("序号", lambda o: o._seq, "int", width=6),
+    Col("维修单号", "number", width=16),
+    Col("登记时间", "recorded_at", "datetime"),
+    Col("小区/大厦", lambda o: o.estate.name if o.estate else ""),
+    Col("地址", "address", width=24),
+    Col("住户姓名", "resident_name", width=10),
+    Col("电话", "contact_phone", width=14),
+    Col("类别", "category_label", width=8),
+    Col("紧急程度", "urgency_label", width=8),
+    Col("维修内容", "problem", width=30),
+    Col("维修处", lambda o: o.department.name if o.department else "", width=10),
+    Col("维修人", "assignee_name", width=10),
+    Col("派单时间", "dispatched_at", "datetime"),
+    Col("完工时间", "completed_at", "datetime"),
+    Col("回单时间", "returned_at", "datetime"),
+    Col("状态", "status_label", width=8),
+    Col("按时回单", lambda o: on_time_text(o), width=8),
+    Col("合计", "total", "money", total=True),
+    Col("备注", lambda o: ledger_note(o), width=30),
+]
+
+
+def ledger_note(order: RepairOrder) -> str:
+    """The notes a clerk writes in the ledger: emergency reason, delays, 退单, urges, month-end flag."""
+    notes = []
+    if order.emergency_reason:
+        notes.append(f"急修:{order.emergency_reason_label}")
+    if order.backdated:
+        notes.append("补录")
+    if order.delay_kind:
+        notes.append(f"延期({order.delay_kind_label}):{order.delay_reason or ''}")
+    if order.material_reported_late:
+        notes.append("缺料逾期上报")
+    if order.transfer_count:
+        notes.append(f"转单 {order.transfer_count} 次")
+    if order.urge_count:
+        notes.append(f"催单 {order.urge_count} 次")
+    if order.reject_reason:
+        notes.append(f"退单:{order.reject_reason}")
+    if order.cancel_reason:
+        notes.append(f"取消:{order.cancel_reason}")
+    if order.rectify_count:
+        notes.append(f"整改 {order.rectify_count} 次")
+    if order.month_end_flag:
+        notes.append(f"{order.month_end_flag} 月末未交回")
+    if order.note:
+        notes.append(order.note)
+    return ";".join(notes)
+
+
+def on_time_text(order: RepairOrder) -> str:
+    if order.returned_at is None or order.return_due_at is None:
+        return ""
+    return "是" if order.returned_at <= order.return_due_at else "否"
+
+
+def _title(name: str, period: str | None) -> str:
+    return f"{name} {period}" if period else name
+
+
+def write_monthly_orders(session, period: str, path: str, estate_id: int | None = None) -> int:
+    rows = _numbered(iter_orders(session, orders_query(period, estate_id)))
+    subtitle = f"总值班室 · 期间 {period}(每月末最后 2 天登记的维修单属下月)· 制表 {local(utcnow()).strftime('%Y-%m-%d')}"
+    return write_file(path, _title("维修单月报表", period), MONTHLY_COLUMNS, rows, subtitle=subtitle)
+
+
+@export("monthly_orders", "维修单月报表(总值班室)")
+def export_monthly_orders(session, period, path, estate_id=None) -> int:
+    return write_monthly_orders(session, period, path, estate_id)
+
+
+@export("repair_ledger", "维修(服务)汇总表")
+def export_ledger(session, period, path, estate_id=None) -> int:
+    rows = iter_orders(session, orders_query(period, estate_id))
+    return write_file(path, _title("维修(服务)汇总表", period), LEDGER_COLUMNS, rows)
+
+
+@export("repair_records", "维修记录表")
+def export_records(session, period, path, estate_id=None) -> int:
+    rows = _numbered(iter_orders(session, orders_query(period, estate_id)))
+    return write_file(path, _title("维修记录表", period), record_columns(staff_names(session)), rows)
+
+
+# ---------------------------------------------------------------- per-staff statistics
+STAT_COLUMNS = [
+    ("name", "维修人员"),
+    ("department", "部门"),
+    ("assigned", "派单"),
+    ("transferred", "转出"),
+    ("rejected", "退单"),
+    ("done", "完工"),
+    ("revisited", "已回访"),
+    ("on_time", "按时回单"),
+    ("signed", "业主验收"),
+    ("satisfaction", "满意率"),
+    ("hours", "工时合计"),
+]
+
+
+def staff_statistics(session, period: str | None = None, estate_ids: set[int] | None = None) -> list[dict]:
+    """Per repair worker over the orders of a period: dispatched to them, transferred away, 退单,
+    completed, revisited, returned on time, owner acceptance and its satisfaction rate."""
+    cond = period_condition(period)
+
+    def scoped(query):
+        if cond is not None:
+            query = query.where(cond)
+        if estate_ids is not None:
+            query = query.where(RepairOrder.estate_id.in_(estate_ids))
+        return query
+
+    stats: dict[int, dict] = defaultdict(lambda: defaultdict(int))
+    handed = scoped(
+        select(RepairAssignment.staff_id, RepairAssignment.end_reason, func.count(RepairAssignment.id))
+        .join(RepairOrder, RepairOrder.id == RepairAssignment.repair_order_id)
+        .group_by(RepairAssignment.staff_id, RepairAssignment.end_reason)
+    )
+    for staff_id, reason, n in session.execute(handed):
+        stats[staff_id]["assigned"] += n
+        if reason == "transferred":
+            stats[staff_id]["transferred"] += n
+    own = scoped(
+        select(
+            RepairOrder.assignee_id,
+            RepairOrder.status,
+            RepairOrder.completed_at.is_not(None).label("done"),
+            (RepairOrder.returned_at <= RepairOrder.return_due_at).label("on_time"),
+            RepairOrder.satisfied,
+            RepairOrder.work_hours,
+        ).where(RepairOrder.assignee_id.is_not(None))
+    )
+    for staff_id, status, done, on_time, satisfied, hours in session.execute(own):
+        row = stats[staff_id]
+        if status in (S.reject_pending, S.rejected):
+            row["rejected"] += 1
+        if done:
+            row["done"] += 1
+        if status in (S.revisited, S.closed):
+            row["revisited"] += 1
+        if on_time:
+            row["on_time"] += 1
+        if satisfied is not None:
+            row["signed"] += 1
+            row["satisfied"] += 1 if satisfied else 0
+        row["hours"] = Decimal(row.get("hours") or 0) + Decimal(hours or 0)
+    if not stats:
+        return []
+    people = {s.id: s for s in session.scalars(select(Staff).where(Staff.id.in_(list(stats))))}
+    result = []
+    for staff_id, row in stats.items():
+        person = people.get(staff_id)
+        signed = row.get("signed", 0)
+        result.append(
+            {
+                "staff_id": staff_id,
+                "name": person.name if person else str(staff_id),
+                "department": person.department.name if person and person.department else "",
+                "assigned": row.get("assigned", 0),
+                "transferred": row.get("transferred", 0),
+                "rejected": row.get("rejected", 0),
+                "done": row.get("done", 0),
+                "revisited": row.get("revisited", 0),
+                "on_time": row.get("on_time", 0),
+                "signed": signed,
+                "satisfaction": f"{Decimal(row.get('satisfied', 0)) * 100 / signed:.1f}%" if signed else "",
+                "hours": Decimal(row.get("hours") or 0).quantize(Decimal("0.01")),
+            }
+        )
+    return sorted(result, key=lambda r: (r["department"], -r["done"], r["name"]))
+
+
+def on_time_return_rate(session, estate_id: int, now) -> Decimal | None:
+    """按时回单率 of the orders returned in the last 30 days of an estate (%)."""
+    from datetime import timedelta
+
+    since = now - timedelta(days=30)
+    rows = session.execute(
+        select(RepairOrder.returned_at, RepairOrder.return_due_at).where(
+            RepairOrder.estate_id == estate_id, RepairOrder.returned_at.is_not(None), RepairOrder.returned_at >= since, RepairOrder.returned_at <= now
+        )
+    ).all()
+    if not rows:
+        return None
+    on_time = sum(1 for returned, due in rows if due is None or returned <= due)
+    return (Decimal(on_time) * 100 / Decimal(len(rows))).quantize(Decimal("0.1"))
