@@ -698,7 +698,11 @@ class ComplaintWeek(EstateOwned, Model):
 
     @property
     def breakdown(self) -> dict[str, list[dict]]:
-        return json.loads(self.data) if self.data else {}
+        try:
+            data = json.loads(self.data) if self.data else {}
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
 
 
 def week_start_of(day: date) -> date:
