@@ -4,3 +4,4 @@ from models import base, history, master, security, system, task, workflow  # no
 from models import billing, services, services_attendance, services_price, services_subscription  # noqa: F401
 from models import reception, reception_contact, reception_forum, survey  # noqa: F401
 from models import repair  # noqa: F401
+from models import complaint, rectification, revisit  # noqa: F401

@@ -35,6 +35,9 @@ def register_views(appbuilder) -> None:
     from views import reception
 
     reception.register(appbuilder)
+    from views import followup
+
+    followup.register(appbuilder)
     from views import billing, services, services_attendance, services_price, services_subscription
 
     billing.register(appbuilder)
