@@ -357,6 +357,18 @@ class ScopedModelRestApi(ModelRestApi):
             return self._checked(super().post_headless())
         except DomainError as error:
             return self._domain_response(error)
+        except (TypeError, ValueError, LookupError) as error:  # a body shaped unlike the schema
+            return self._malformed(error)
+
+    def _malformed(self, error):
+        self.datamodel.session.rollback()
+        logger.info("malformed body on %s: %s", request.path, error)
+        return self.response_400(message=str(_l("请求内容的格式不正确,请检查字段类型")))
+
+    def response_500(self, message=None):
+        """FAB answers unexpected errors with their text; ours never show internals."""
+        self.datamodel.session.rollback()
+        return self.response(500, message=str(_l("系统内部错误,操作未完成,数据未保存")))
 
     def _init_properties(self):
         if versioned(self.datamodel.obj):
@@ -386,6 +398,8 @@ class ScopedModelRestApi(ModelRestApi):
             response = self._checked(super().put_headless(pk))
         except DomainError as error:
             return self._domain_response(error)
+        except (TypeError, ValueError, LookupError) as error:
+            return self._malformed(error)
         if response.status_code == 200 and versioned(self.datamodel.obj):
             item = self.datamodel.get(pk, self._base_filters)
             if item is not None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-11-29 01:06:18.510682
+Create Date: 2026-11-29 01:23:26.942639
 
 """
 from alembic import op
