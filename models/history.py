@@ -285,7 +285,7 @@ def describe(session, model, entry: ChangeLog, labels: dict | None = None) -> li
         column = mapper.columns.get(field)
         enum_cls = column.info.get("enum") if column is not None else None
 
-        def show(value, rel=rel, enum_cls=enum_cls, field=field):
+        def show(value, rel=rel, enum_cls=enum_cls, field=field, column=column):
             if value is None or value == "":
                 return ""
             if rel is not None:
