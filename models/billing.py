@@ -351,6 +351,8 @@ def _pay(request: PaymentRequest, actor: Actor, now: datetime, session, amount=N
         target = "paid"
     elif request.status == "issued":
         target = "partly_paid"
+    elif request.status == "overdue":
+        target = "collecting"  # money is coming in on an overdue request: collection under way
     else:
         target = request.status
     text = _l(

@@ -471,6 +471,21 @@ SUMMARY_EXPORTS: list[tuple[object, str]] = [
     (_l("访问业户记录总结"), "visit_summary"),
     (_l("业户请求记录总结"), "request_summary"),
 ]
+# the reception area's screen of the summaries: endpoint and its `kind` argument
+SUMMARY_SCREEN = ("ReceptionSummaryView.index", "/reception/summary/", ("visit", "request"))
+
+
+def summary_links(estate_id: int, year: int) -> list[tuple[str, str]]:
+    """(label, path) of last year's summaries on the reception screens, where that area is installed."""
+    from flask import current_app
+
+    endpoint, path, kinds = SUMMARY_SCREEN
+    if endpoint not in current_app.view_functions:
+        return []
+    return [
+        (str(_l("%(y)s 年%(label)s", y=year - 1, label=label)), f"{path}?kind={kind}&year={year - 1}&estate_id={estate_id}")
+        for (label, _module, _func), kind in zip(SUMMARY_SOURCES, kinds, strict=True)
+    ]
 
 
 def previous_year_summaries(session, estate_id: int, year: int) -> list[tuple[str, str]]:
@@ -480,8 +495,9 @@ def previous_year_summaries(session, estate_id: int, year: int) -> list[tuple[st
     from app.exports import load_exports
 
     exports = load_exports()
+    screens = dict((i, link) for i, link in enumerate(summary_links(estate_id, year)))
     result = []
-    for (label, module, func), (_label, export_name) in zip(SUMMARY_SOURCES, SUMMARY_EXPORTS, strict=True):
+    for index, ((label, module, func), (_label, export_name)) in enumerate(zip(SUMMARY_SOURCES, SUMMARY_EXPORTS, strict=True)):
         text = None
         try:
             fn = getattr(importlib.import_module(module), func, None)
@@ -489,9 +505,12 @@ def previous_year_summaries(session, estate_id: int, year: int) -> list[tuple[st
             fn = None
         if fn is not None:
             text = fn(session, estate_id, year - 1)
+        where = []
+        if index in screens:
+            where.append(str(_l("查看:%(p)s", p=screens[index][1])))
         if export_name in exports:
-            where = str(_l("报表中心「%(n)s」,期间 %(y)s", n=exports[export_name].label, y=year - 1))
-            text = f"{text}\n{where}" if text else where
+            where.append(str(_l("导出:报表中心「%(n)s」,期间 %(y)s", n=exports[export_name].label, y=year - 1)))
+        text = "\n".join([t for t in [text, *where] if t])
         result.append((str(label), text or str(_l("(系统中尚无 %(y)s 年度的记录)", y=year - 1))))
     return result
 

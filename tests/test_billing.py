@@ -192,6 +192,23 @@ def test_partial_payments_and_the_collection_path(session, make, shop):
     assert events == ["pay", "overdue", "collect", "pay", "pay"]
 
 
+def test_a_part_paid_after_the_due_day_puts_the_request_in_collection(session, shop):
+    deliver(session, shop["a"], shop["service"], "2026-11-10T10:00", quantity="2")
+    run_job(session, "payment_requests", at("2026-12-15T08:00"))
+    run_job(session, "overdue_payments", at("2026-12-21T08:00"))
+    req = requests(session)[0]
+    assert req.status == "overdue"
+    register_payment(session, req, shop["finance"], at("2026-12-22T09:00"), amount="20", method="transfer", receipt_no="T-1")
+    session.commit()
+    assert (req.status, req.balance) == ("collecting", Decimal("50.00"))
+    # the collection task stays open until the request is paid
+    assert session.scalar(select(func.count(Task.id)).where(Task.done_at.is_(None))) == 1
+    register_payment(session, req, shop["finance"], at("2026-12-23T09:00"), amount="50", method="cash", receipt_no="C-9")
+    session.commit()
+    assert req.status == "paid"
+    assert session.scalar(select(func.count(Task.id)).where(Task.done_at.is_(None))) == 0
+
+
 BAD_PAYMENTS = [
     ({"amount": "35.01", "method": "cash", "receipt_no": "X1"}, "amount"),
     ({"amount": "-5", "method": "cash", "receipt_no": "X1"}, "amount"),

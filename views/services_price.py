@@ -153,6 +153,10 @@ class PriceListView(DocumentViewMixin, TransitionViewMixin, ScopedModelView):
         if item.status == "draft":
             links.append((_("添加服务项目"), url_for("PriceListLineView.add") + f"?_flt_0_price_list={item.id}"))
         links.append((_("价格表项目"), url_for("PriceListLineView.list") + f"?_flt_0_price_list={item.id}"))
+        from models.services_price import summary_links
+
+        if self.appbuilder.sm.has_access("can_read", "ReceptionSummary"):
+            links.extend(summary_links(item.estate_id, item.year))
         return links
 
 
