@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 # Modules that define exports (each handbook area adds its own).
-EXPORT_MODULES: list[str] = ["models.kpi", "models.billing_exports", "models.reception_summary", "models.complaint"]
+EXPORT_MODULES: list[str] = ["models.kpi", "models.billing_exports", "models.reception_summary", "models.complaint", "models.repair_reports"]
 
 
 @dataclass

@@ -23,7 +23,7 @@ from models.base import as_utc, utcnow
 logger = logging.getLogger(__name__)
 
 # Modules that define jobs, imported on first use (each handbook area adds its own).
-JOB_MODULES: list[str] = ["jobs.overdue", "jobs.notify", "jobs.billing", "jobs.reception", "jobs.followup"]
+JOB_MODULES: list[str] = ["jobs.overdue", "jobs.notify", "jobs.billing", "jobs.reception", "jobs.followup", "jobs.repair"]
 
 
 @dataclass

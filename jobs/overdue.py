@@ -12,7 +12,7 @@ from jobs import job
 
 SCAN_PARTS: list[tuple[str, Callable]] = []
 # Modules that contribute parts (each handbook area adds its own).
-SCAN_MODULES: list[str] = ["jobs.reception", "jobs.followup"]
+SCAN_MODULES: list[str] = ["jobs.reception", "jobs.followup", "jobs.repair"]
 
 
 def scan_part(name: str):
