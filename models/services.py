@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
