@@ -128,4 +128,13 @@ def test_revisit_desk_print_and_screens_in_chinese(client, make, session):
     listing = client.get("/revisitview/list/").get_data(as_text=True)
     assert "首次回访" in listing and "不满意" in listing
     rain = client.get("/raindayview/add").get_data(as_text=True)
-    assert "登记雨天" in rain or "日期" in rain
+    assert "登记雨天" in rain and "全部小区/大厦" in rain
+    today = local(utcnow()).date()
+    r = client.post("/raindayview/add", data={"date": (today + timedelta(days=1)).isoformat(), "estate_id": str(estate.id)}, follow_redirects=True)
+    assert "不能晚于今天" in r.get_data(as_text=True)
+    client.post("/raindayview/add", data={"date": today.isoformat(), "estate_id": "all", "note": "全市大雨"}, follow_redirects=True)
+    from models.revisit import RainDay
+
+    (day,) = session.scalars(select(RainDay)).all()
+    assert (day.date, day.estate_id, day.note) == (today, None, "全市大雨")
+    assert session.scalar(select(Revisit).where(Revisit.repair_order_id == late.id, Revisit.kind == "after_rain")) is not None

@@ -28,6 +28,7 @@ from views.followup import (
     SCOPED_REL,
     BodyApi,
     EventLogMixin,
+    FormLookMixin,
     LocalDateTimeField,
     department_choices,
     enum_select,
@@ -35,6 +36,7 @@ from views.followup import (
     p_datetime,
     p_int,
     p_text,
+    text_area,
 )
 
 TRANSITIONS = ("assign", "escalate", "reply", "close", "spawn_repair")
@@ -143,7 +145,7 @@ class SpawnRepairForm(FlaskForm):
 
 
 # ---------------------------------------------------------------- screens
-class ComplaintView(EventLogMixin, TransitionViewMixin, ScopedModelView):
+class ComplaintView(FormLookMixin, EventLogMixin, TransitionViewMixin, ScopedModelView):
     datamodel = ScopedInterface(Complaint)
     class_permission_name = "Complaint"
     workflow_type = "complaint"
@@ -167,8 +169,8 @@ class ComplaintView(EventLogMixin, TransitionViewMixin, ScopedModelView):
     add_form_extra_fields = {
         "received_at": LocalDateTimeField(_l("受理时间"), validators=[Optional()], description=_l("不填为现在;答复期限为受理后 24 小时")),
         "channel": enum_select(ComplaintChannel, _l("投诉方式")),
-        "category": enum_select(ComplaintCategory, _l("类别")),
-        "content": TextAreaField(_l("投诉内容"), validators=[DataRequired(message=_l("请填写投诉内容"))]),
+        "category": enum_select(ComplaintCategory, _l("类别"), blank=_l("— 请选择 —")),
+        "content": text_area(_l("投诉内容"), _l("请填写投诉内容")),
     }
     edit_form_extra_fields = {k: v for k, v in add_form_extra_fields.items() if k != "received_at"}
     description_columns = {"owner": _l("选了业户可不填投诉人和电话"), "complainant": _l("匿名投诉可不填")}

@@ -12,6 +12,8 @@ from datetime import date, datetime
 
 from flask import abort, request, url_for
 from flask_appbuilder.baseviews import expose
+from flask_appbuilder.fields import QuerySelectField
+from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
@@ -19,7 +21,8 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from wtforms import DateField, DateTimeField, SelectField
+from wtforms import DateField, DateTimeField, SelectField, TextAreaField
+from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, Optional
 from wtforms.widgets import html_params
 
@@ -211,7 +214,25 @@ class LocalDateField(DateField):
 
 def enum_select(enum_cls, label, required: bool = True, blank=None):
     choices = enum_cls.choices() if required and blank is None else [("", blank or "—")] + enum_cls.choices()
-    return SelectField(label, choices=choices, validators=[DataRequired(message=_l("请选择"))] if required else [Optional()])
+    validators = [DataRequired(message=_l("请选择"))] if required else [Optional()]
+    return SelectField(label, choices=choices, validators=validators, widget=Select2Widget())
+
+
+def text_area(label, required_message=None, **kw):
+    validators = [DataRequired(message=required_message)] if required_message else [Optional()]
+    return TextAreaField(label, validators=validators, widget=BS3TextAreaFieldWidget(), **kw)
+
+
+class FormLookMixin:
+    """Dropdowns of related records say 「不选」 for the empty choice (FAB shows its internal `__None`)."""
+
+    def _init_forms(self):
+        super()._init_forms()
+        for form in (self.add_form, self.edit_form):
+            for name in dir(form):
+                field = getattr(form, name, None)
+                if isinstance(field, UnboundField) and field.field_class is QuerySelectField:
+                    field.kwargs.setdefault("blank_text", _l("— 不选 —"))
 
 
 class FilterUserEstates(BaseFilter):

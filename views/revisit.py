@@ -9,6 +9,7 @@ from datetime import timedelta
 from flask import abort, request, url_for
 from flask_appbuilder import BaseView
 from flask_appbuilder.baseviews import expose
+from flask_appbuilder.fieldwidgets import DatePickerWidget, Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
@@ -372,11 +373,11 @@ def estate_choices() -> list[tuple[str, str]]:
     from app.extensions import db
 
     estates = db.session.scalars(scoped(select(Estate).order_by(Estate.name), Estate)).all()
-    return [("", _("全部小区/大厦"))] + [(str(e.id), e.name) for e in estates]
+    return [("all", _("全部小区/大厦"))] + [(str(e.id), e.name) for e in estates]
 
 
 def _int_or_none(value):
-    return int(value) if value not in (None, "", "None") else None
+    return int(value) if value not in (None, "", "None", "all") else None
 
 
 class RainDayView(ScopedModelView):
@@ -394,10 +395,15 @@ class RainDayView(ScopedModelView):
     base_order = ("date", "desc")
     add_columns = ["date", "estate_id", "note"]
     add_form_extra_fields = {
-        "date": LocalDateField(_l("日期"), validators=[DataRequired(message=_l("请填写下雨的日期"))], format="%Y-%m-%d"),
-        "estate_id": SelectField(_l("小区/大厦"), choices=estate_choices, coerce=_int_or_none, validate_choice=False),
+        "date": LocalDateField(
+            _l("日期"), validators=[DataRequired(message=_l("请填写下雨的日期"))], format="%Y-%m-%d", widget=DatePickerWidget(),
+            default=lambda: local(utcnow()).date(), description=_l("只能登记今天或以前下过雨的日子"),
+        ),
+        "estate_id": SelectField(
+            _l("小区/大厦"), choices=estate_choices, coerce=_int_or_none, validate_choice=False, widget=Select2Widget(),
+            description=_l("选「全部小区/大厦」表示各处都下了雨。登记后,渗漏水维修单的雨后回访随即安排"),
+        ),
     }
-    description_columns = {"estate_id": _l("选「全部小区/大厦」表示各处都下了雨。登记后,渗漏水维修单的雨后回访随即安排")}
 
 
 # ---------------------------------------------------------------- REST
