@@ -35,6 +35,16 @@ COMPLAINTS = [
 RAIN_DAYS_AGO = [(16, None, "中雨,全市"), (8, 0, "阵雨"), (3, None, "大雨,全市")]
 
 
+def _office(t):
+    """The next moment in office hours (08:30–20:00 Shanghai) at or after `t`."""
+    at = local(t)
+    if at.hour < 8 or (at.hour == 8 and at.minute < 30):
+        at = at.replace(hour=8, minute=30 + at.minute % 30)
+    elif at.hour >= 20:
+        at = (at + timedelta(days=1)).replace(hour=9, minute=at.minute % 30)
+    return at
+
+
 def _actor(username: str) -> Actor:
     user = current_app.appbuilder.sm.find_user(username=username)
     return Actor(user=user) if user is not None else Actor.system_actor()
@@ -102,7 +112,7 @@ def _complaints(session, ctx, now) -> None:
             _apply(session, complaint_flow, complaint, "escalate", clerk, t, {"to": escalate, "note": "本部门协调不了,需要上级出面"})
         if stage == "processing":
             continue
-        t += timedelta(hours=rnd.choice([2, 4, 6, 18, 30]))
+        t = _office(t + timedelta(hours=rnd.choice([1, 2, 3, 5, 26])))
         reply = {
             "noise": "已约谈 1502 装修户,施工时间限定为 8:00-12:00、14:00-18:00,违规将暂停装修许可。",
             "cleaning": "已调整保洁排班,3号楼垃圾每日早晚各清运一次。",
@@ -116,11 +126,11 @@ def _complaints(session, ctx, now) -> None:
         if stage == "replied":
             continue
         revisit = session.scalar(select(Revisit).where(Revisit.complaint_id == complaint.id, Revisit.status == RevisitStatus.pending.value))
-        t += timedelta(days=1)
+        t = _office(t + timedelta(days=1))
         _apply(session, revisit_flow, revisit, "record", clerk, t, {"method": "phone", "satisfaction": satisfaction or "satisfied"})
         if stage == "revisited":
             continue
-        t += timedelta(hours=4)
+        t = _office(t + timedelta(hours=4))
         _apply(session, complaint_flow, complaint, "close", head, t, {"valid": valid, "satisfaction": satisfaction})
     session.flush()
 

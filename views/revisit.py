@@ -84,6 +84,12 @@ REVISIT_LABELS = {
     "recorded_by": _l("登记人"),
     "recorded_by_id": _l("登记人"),
     "visited_by_id": _l("回访人"),
+    "complaint_id": _l("投诉"),
+    "repair_order_id": _l("维修单"),
+    "estate_id": _l("小区/大厦"),
+    "object_id": _l("对象编号"),
+    "object_type": _l("对象类型"),
+    "rain_day_id": _l("依据雨天"),
 }
 
 
