@@ -78,6 +78,7 @@ def active_staff(session, field: str, staff_id, estate_id: int | None, required:
 def sync_foreign_keys(obj) -> None:
     """Screens set relationships (`unit`), the rules read id columns (`unit_id`): bring them in line."""
     from sqlalchemy import inspect
+    from sqlalchemy.orm.attributes import set_committed_value
 
     state = inspect(obj)
     for rel in state.mapper.relationships:
@@ -87,6 +88,11 @@ def sync_foreign_keys(obj) -> None:
         if not added:
             continue
         target = added[0]
+        if target is None and not state.persistent:
+            # a new record with the dropdown left empty: forget the empty choice, so that an id the
+            # rules fill in (the unit of the chosen owner, the clerk as visitor) survives the flush
+            set_committed_value(obj, rel.key, None)
+            continue
         for local_col, remote_col in rel.local_remote_pairs:
             setattr(obj, local_col.key, getattr(target, remote_col.key) if target is not None else None)
 

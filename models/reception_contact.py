@@ -82,7 +82,7 @@ class OwnerVisit(EstateOwned, AuditMixinNullable, Model):
 
     __tablename__ = "owner_visit"
     id: Mapped[int] = mapped_column(primary_key=True)
-    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), nullable=False, index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)  # required by `validate`
     visited_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, index=True)
     period: Mapped[str] = mapped_column(String(7), nullable=False, index=True)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)

@@ -599,6 +599,7 @@ class VisitRecordView(FollowUpViewMixin, RecordViewMixin, TransitionViewMixin, S
     base_order = ("visited_at", "desc")
     add_form_query_rel_fields = edit_form_query_rel_fields = {"estate": SCOPED_REL, "unit": SCOPED_REL, "owner": SCOPED_REL}
     add_form_extra_fields = {
+        "visitor_name": StringField(_l("来访人"), validators=[Optional(), Length(max=40)], description=_l("选了业户可不填,自动带出姓名")),
         "visited_at": LocalDateTimeField(_l("来访时间"), validators=[Optional()], description=_l("不填为现在")),
         "category": enum_select(ReceptionCategory, _l("类别")),
         "reason": TextAreaField(_l("来访事由"), validators=[DataRequired(message=_l("请填写来访事由"))]),
@@ -609,7 +610,6 @@ class VisitRecordView(FollowUpViewMixin, RecordViewMixin, TransitionViewMixin, S
         "category": enum_select(ReceptionCategory, _l("类别")),
         "reason": TextAreaField(_l("来访事由"), validators=[DataRequired(message=_l("请填写来访事由"))]),
     }
-    description_columns = {"owner": _l("选了业户可不填来访人,自动带出姓名")}
     method_permission_name = ScopedModelView.method_permission_name | {
         "follow_up": "write",
         "action_hand_over": "hand_over",
@@ -721,6 +721,7 @@ class CallRecordView(FollowUpViewMixin, RecordViewMixin, ScopedModelView):
         "category": enum_select(ReceptionCategory, _l("类别")),
         "content": TextAreaField(_l("来电内容"), validators=[DataRequired(message=_l("请填写来电内容"))]),
         "phone": StringField(_l("电话"), validators=[Optional()], description=_l("选了业户可不填,自动带出")),
+        "caller_name": StringField(_l("来电人"), validators=[Optional(), Length(max=40)], description=_l("选了业户可不填,自动带出姓名")),
     }
     edit_form_extra_fields = {
         "category": enum_select(ReceptionCategory, _l("类别")),

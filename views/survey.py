@@ -12,8 +12,8 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from wtforms import DateField, TextAreaField
-from wtforms.validators import Optional
+from wtforms import DateField, StringField, TextAreaField
+from wtforms.validators import Length, Optional
 
 import app.roles as roles
 from app.scope import allowed_estate_ids, scoped
@@ -97,6 +97,7 @@ class SurveyView(RecordViewMixin, TransitionViewMixin, ScopedModelView):
     related_views = [SurveyResponseView]
     add_form_query_rel_fields = {"estate": SCOPED_REL}
     add_form_extra_fields = edit_form_extra_fields = {
+        "title": StringField(_l("标题"), validators=[Optional(), Length(max=100)], description=_l("不填为“业主(住户)意见征询表 期间”")),
         "areas": TextAreaField(
             _l("服务项目"),
             default="\n".join(("客服接待", "维修", "保安", "保洁", "绿化", "收费")),

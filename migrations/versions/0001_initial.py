@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-11-29 01:23:26.942639
+Create Date: 2026-11-29 01:33:52.818433
 
 """
 from alembic import op
@@ -855,7 +855,7 @@ def upgrade():
 
     op.create_table('owner_visit',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=True),
     sa.Column('visited_at', sa.DateTime(), nullable=False),
     sa.Column('period', sa.String(length=7), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=True),
