@@ -464,7 +464,10 @@ def repair_charges(session, up_to_period: str) -> Iterable[Charge]:
     except ModuleNotFoundError:
         return []
     order_cls = repair.RepairOrder
-    query = select(order_cls).where(
+    from sqlalchemy.orm import lazyload, selectinload
+
+    # only the order's own columns and its material lines are read: no joined relations
+    query = select(order_cls).options(lazyload("*"), selectinload(order_cls.materials)).where(
         order_cls.paid.is_(True),
         order_cls.owner_signed_at.is_not(None),
         order_cls.status.not_in(("cancelled", "rejected", "reject_pending")),
@@ -504,10 +507,23 @@ def unbilled_charges(session, up_to_period: str) -> list[Charge]:
 
 
 def next_number(session, period: str) -> str:
-    prefix = f"FK-{period.replace('-', '')}-"
-    last = session.scalar(select(func.max(PaymentRequest.number)).where(PaymentRequest.number.like(prefix + "%")))
-    seq = int(last.rsplit("-", 1)[1]) + 1 if last else 1
-    return f"{prefix}{seq:04d}"
+    return f"{number_prefix(period)}{last_sequence(session, period) + 1:04d}"
+
+
+def number_prefix(period: str) -> str:
+    return f"FK-{period.replace('-', '')}-"
+
+
+def last_sequence(session, period: str) -> int:
+    """The highest sequence of the period's numbers (FK-202611-10000 comes after FK-202611-9999)."""
+    prefix = number_prefix(period)
+    last = session.scalar(
+        select(PaymentRequest.number)
+        .where(PaymentRequest.number.like(prefix + "%"))
+        .order_by(func.length(PaymentRequest.number).desc(), PaymentRequest.number.desc())
+        .limit(1)
+    )
+    return int(last.rsplit("-", 1)[1]) if last else 0
 
 
 def issue_payment_requests(session, now: datetime) -> dict:
@@ -516,7 +532,14 @@ def issue_payment_requests(session, now: datetime) -> dict:
     Charges of earlier periods that were signed after their billing day are caught up here.
     A household that already has a request for the period is left alone (its new charges wait
     for next month), so running again bills nothing twice.
+
+    Set-based: the charges are read once, the requests written with one multi-row INSERT, their
+    lines with another (and the requests' history with a third), however many households there are.
     """
+    from sqlalchemy import insert
+
+    from models.history import record_created
+
     billing_day, period = billing_cycle(now)
     issued_on = local_date(now)
     due_on = due_date(billing_day, issued_on)
@@ -525,54 +548,61 @@ def issue_payment_requests(session, now: datetime) -> dict:
         if charge.amount > 0:
             by_unit.setdefault(charge.unit_id, []).append(charge)
     have = set(session.scalars(select(PaymentRequest.unit_id).where(PaymentRequest.period == period)))
-    issued = lines = skipped = 0
-    total = Decimal("0.00")
-    for unit_id in sorted(by_unit):
+    skipped = len(set(by_unit) & have)
+    units = [u for u in sorted(by_unit) if u not in have]
+    seq = last_sequence(session, period)
+    prefix = number_prefix(period)
+    requests, charges_of = [], []
+    for unit_id in units:
         charges = sorted(by_unit[unit_id], key=lambda c: (c.occurred_on or date.min, c.source_type, c.source_id))
-        if unit_id in have:
-            skipped += 1
-            continue
-        owner_id = next((c.owner_id for c in charges if c.owner_id), None)
-        request = PaymentRequest(
-            number=next_number(session, period),
-            estate_id=charges[0].estate_id,
-            unit_id=unit_id,
-            owner_id=owner_id,
-            period=period,
-            issued_on=issued_on,
-            due_on=due_on,
-            issued_at=now,
-            status="issued",
-            paid_amount=Decimal("0.00"),
-            total=sum((money(c.amount) for c in charges), Decimal("0.00")),
+        seq += 1
+        requests.append(
+            {
+                "number": f"{prefix}{seq:04d}",
+                "estate_id": charges[0].estate_id,
+                "unit_id": unit_id,
+                "owner_id": next((c.owner_id for c in charges if c.owner_id), None),
+                "period": period,
+                "issued_on": issued_on,
+                "due_on": due_on,
+                "issued_at": now,
+                "status": "issued",
+                "paid_amount": Decimal("0.00"),
+                "total": sum((money(c.amount) for c in charges), Decimal("0.00")),
+            }
         )
-        session.add(request)
-        session.flush()
-        for charge in charges:
-            session.add(
-                PaymentRequestLine(
-                    payment_request_id=request.id,
-                    estate_id=request.estate_id,
-                    source_type=charge.source_type,
-                    source_id=charge.source_id,
-                    period=charge.period,
-                    occurred_on=charge.occurred_on,
-                    description=charge.description[:200],
-                    detail=charge.detail,
-                    amount=money(charge.amount),
-                )
+        charges_of.append(charges)
+    lines = []
+    if requests:
+        ids = session.scalars(
+            insert(PaymentRequest).returning(PaymentRequest.id, sort_by_parameter_order=True), requests
+        ).all()
+        for request, request_id, charges in zip(requests, ids, charges_of, strict=True):
+            request["id"] = request_id
+            lines.extend(
+                {
+                    "payment_request_id": request_id,
+                    "estate_id": request["estate_id"],
+                    "source_type": charge.source_type,
+                    "source_id": charge.source_id,
+                    "period": charge.period,
+                    "occurred_on": charge.occurred_on,
+                    "description": charge.description[:200],
+                    "detail": charge.detail,
+                    "amount": money(charge.amount),
+                }
+                for charge in charges
             )
-        session.flush()
-        issued += 1
-        lines += len(charges)
-        total += request.total
-    logger.info("payment requests %s: %s issued, %s lines", period, issued, lines)
+        session.execute(insert(PaymentRequestLine), lines)
+        record_created(session, PaymentRequest, requests, labels=[r["number"] for r in requests])
+    total = sum((r["total"] for r in requests), Decimal("0.00"))
+    logger.info("payment requests %s: %s issued, %s lines", period, len(requests), len(lines))
     return {
         "period": period,
         "issued_on": issued_on.isoformat(),
         "due_on": due_on.isoformat(),
-        "issued": issued,
-        "lines": lines,
+        "issued": len(requests),
+        "lines": len(lines),
         "total": f"{total:.2f}",
         "households_waiting": skipped,
     }

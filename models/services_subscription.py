@@ -83,7 +83,7 @@ class Subscription(EstateOwned, AuditMixinNullable, Model):
     service_item_id: Mapped[int] = mapped_column(ForeignKey("service_item.id"), nullable=False, index=True)
     price_list_line_id: Mapped[int | None] = mapped_column(ForeignKey("price_list_line.id"))
     status: Mapped[str] = code_column(SubscriptionStatus, nullable=False, default="registered", index=True)
-    start_on: Mapped[date] = mapped_column(Date, nullable=False)
+    start_on: Mapped[date] = mapped_column(Date, nullable=False, default=lambda: local_date(utcnow()))
     signed_by: Mapped[str | None] = mapped_column(String(40))
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stopped_on: Mapped[date | None] = mapped_column(Date)
@@ -319,7 +319,7 @@ class ServiceDelivery(EstateOwned, AuditMixinNullable, Model):
     owner_id: Mapped[int] = mapped_column(ForeignKey("owner.id"), nullable=False, index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), nullable=False, index=True)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
-    delivered_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    delivered_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True, default=utcnow)
     period: Mapped[str] = mapped_column(String(7), nullable=False, index=True)
     quantity: Mapped[Decimal] = mapped_column(Numeric(10, 2), nullable=False, default=Decimal("1"))
     unit_price: Mapped[Decimal] = mapped_column(Money, nullable=False)
@@ -426,7 +426,14 @@ class ServiceDelivery(EstateOwned, AuditMixinNullable, Model):
 @charge_source("service_delivery", _l("便民服务"))
 def delivery_charges(session, up_to_period: str) -> list[Charge]:
     """Owner-signed deliveries to be billed on the monthly request."""
-    query = select(ServiceDelivery).where(
+    from sqlalchemy.orm import joinedload, lazyload
+
+    # a month of every household's deliveries: only the item's name and the price line's unit are read
+    query = select(ServiceDelivery).options(
+        lazyload("*"),
+        joinedload(ServiceDelivery.service_item).lazyload("*"),
+        joinedload(ServiceDelivery.price_line).lazyload("*"),
+    ).where(
         ServiceDelivery.settlement == "bill",
         ServiceDelivery.owner_signed_at.is_not(None),
         ServiceDelivery.period <= up_to_period,
