@@ -332,6 +332,23 @@ class ServiceDeliveryApi(ChineseErrorsMixin, ScopedModelRestApi):
         if item.staff_id is None and item.settlement in (None, "cash") and current_actor().staff is not None:
             item.staff_id = current_actor().staff_id
 
+    def post_headless(self):
+        # a delivery of a long-term service names only the subscription: its owner and item follow from it
+        body = request.get_json(silent=True)
+        if isinstance(body, dict) and body.get("subscription_id") not in (None, ""):
+            try:
+                sub_id = int(body["subscription_id"])
+            except (TypeError, ValueError):
+                sub_id = None
+            sub = self.datamodel.session.scalar(
+                scoped(select(Subscription).where(Subscription.id == sub_id), Subscription)
+            ) if sub_id and 0 < sub_id < 2**63 else None
+            if sub is None:
+                return self.response_422(message={"subscription_id": [_("长期服务名单记录不存在")]})
+            body.setdefault("owner_id", sub.owner_id)
+            body.setdefault("service_item_id", sub.service_item_id)
+        return super().post_headless()
+
 
 # ---------------------------------------------------------------- cash hand-ins
 class CashHandoverView(ListToolbarMixin, ScopedModelView):
