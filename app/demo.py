@@ -14,7 +14,7 @@ from models.master import Building, Department, Estate, Owner, Staff, Unit
 
 DEMO_PASSWORD = "wuye2026"
 # Modules whose `demo(session, ctx)` adds their area's demo records (each handbook area adds its own).
-DEMO_MODULES: list[str] = ["models.billing_demo", "models.reception_demo", "models.followup_demo"]
+DEMO_MODULES: list[str] = ["models.repair_demo", "models.billing_demo", "models.reception_demo", "models.followup_demo"]
 
 DEPARTMENTS = [
     ("业户服务部", "service"),

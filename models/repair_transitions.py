@@ -134,6 +134,11 @@ def stated_time(field: str, value, now: datetime, earliest: datetime | None = No
     return at
 
 
+def stated_note(label, at: datetime, now: datetime) -> str:
+    """「(实际开工 2026-11-20 08:50)」 when a time written on the form differs from when it was entered."""
+    return str(_l("(实际%(l)s %(t)s)", l=label, t=fmt_dt(at))) if abs(now - at) > CLOCK_TOLERANCE else ""
+
+
 def load_department(session, order: RepairOrder, value, field: str = "department_id") -> Department:
     if value is None or value == "":
         raise ValidationError(field, _l("请选择维修部门(处)"))
@@ -254,7 +259,7 @@ def _dispatch(order: RepairOrder, actor, now, session, department_id=None, assig
     order.return_due_at = at + _days(session, "return_days")
     if staff is not None:
         hand_to(session, order, staff, at)
-    text = str(_l("派给 %(who)s", who=_who(dept, staff)))
+    text = str(_l("派给 %(who)s", who=_who(dept, staff))) + stated_note(_l("派单"), at, now)
     if note:
         text += f";{note}"
     if order.is_emergency:
@@ -396,10 +401,11 @@ def _start(order: RepairOrder, actor, now, session, quoted_amount=None, owner_co
     order.fee_standard_id = fee.id if fee is not None else None
     order.owner_consent = bool(consent)
     order.consent_at = now if consent else None
+    when = stated_note(_l("开工"), at, now)
     if quote is None:
-        return None
+        return when or None
     text = str(_l("报价 %(a)s 元", a=fmt_money(quote)))
-    return text + (str(_l(",业主已认可")) if consent else "")
+    return text + (str(_l(",业主已认可")) if consent else "") + when
 
 
 @repair_flow.add("complete", [S.in_progress, S.rectifying], S.awaiting_acceptance.value, _l("完工"))
@@ -435,7 +441,7 @@ def _complete(order: RepairOrder, actor, now, session, cause=None, work_hours=No
     resume_clock(order, now)
     order.recompute_totals()
     close_tasks(session, ["material_not_reported", "message"], OBJECT_TYPE, order.id, now)
-    return str(_l("合计 %(a)s 元(%(w)s)", a=fmt_money(order.total), w=order.total_in_words))
+    return str(_l("合计 %(a)s 元(%(w)s)", a=fmt_money(order.total), w=order.total_in_words)) + stated_note(_l("完工"), at, now)
 
 
 @repair_flow.add("sign_off", [S.awaiting_acceptance], S.completed.value, _l("业主验收"))

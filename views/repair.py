@@ -19,6 +19,7 @@ from flask_appbuilder.security.decorators import has_access
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy import false, or_, select
+from sqlalchemy.orm import defaultload, joinedload, lazyload
 
 from app import roles
 from app.scope import ScopedInterface, allowed_estate_ids, request_user, scoped
@@ -149,6 +150,52 @@ LABELS = {
     "return_due_at": _l("超期"),
     "assignee_id": _l("维修人员"),
     "estate_id": _l("小区/大厦"),
+    "unit_id": _l("房屋"),
+    "owner_id": _l("业户"),
+    "department_id": _l("维修处"),
+    "emergency_reason": _l("急修原因"),
+    "backdated": _l("补录"),
+    "recorded_by": _l("记录人"),
+    "recorded_by_id": _l("记录人"),
+    "dispatched_by": _l("派单人"),
+    "dispatched_by_id": _l("派单人"),
+    "picked_up_by": _l("接受人"),
+    "picked_up_by_id": _l("接受人"),
+    "returned_by": _l("回单经办人"),
+    "returned_by_id": _l("回单经办人"),
+    "pickup_due_at": _l("取单期限"),
+    "material_due_at": _l("缺料上报期限"),
+    "paused_since": _l("等待材料起"),
+    "paused_seconds": _l("等待材料累计(秒)"),
+    "delay_kind": _l("延期原因类别"),
+    "delay_reported_at": _l("延期上报时间"),
+    "material_reported_late": _l("缺料逾期上报"),
+    "fee_standard": _l("收费标准项目"),
+    "fee_standard_id": _l("收费标准项目"),
+    "consent_at": _l("业主认可时间"),
+    "satisfied": _l("验收意见"),
+    "rectify_count": _l("整改次数"),
+    "rectify_noticed_at": _l("整改通知时间"),
+    "closed_at": _l("关闭时间"),
+    "reject_from_status": _l("退单前状态"),
+    "reject_requested_at": _l("退单时间"),
+    "reject_decided_at": _l("退单签署时间"),
+    "reject_decided_by": _l("退单签署人"),
+    "reject_decided_by_id": _l("退单签署人"),
+    "cancelled_at": _l("取消时间"),
+    "merged_into": _l("合并到"),
+    "merged_into_id": _l("合并到"),
+    "last_urged_at": _l("最近催单时间"),
+    "month_end_flag": _l("月末未交回"),
+    "origin_type": _l("来源记录类型"),
+    "origin_id": _l("来源记录"),
+    "materials": _l("使用维修材料"),
+    "requisitions": _l("请购单"),
+    "ledger_note": _l("备注"),
+    "created_on": _l("创建时间"),
+    "changed_on": _l("修改时间"),
+    "created_by": _l("创建人"),
+    "changed_by": _l("修改人"),
 }
 
 def overdue_badges(order: RepairOrder, now=None) -> Markup:
@@ -258,16 +305,24 @@ def department_choices(estate_ids: set[int]) -> list[tuple[str, str]]:
 
 
 def staff_choices(estate_ids: set[int], department_id: int | None = None) -> list[tuple[str, str]]:
-    query = select(Staff).join(Department, Department.id == Staff.department_id).where(
-        Staff.active.is_(True), Department.kind.in_(SECTION_KINDS)
+    """Active section staff of these estates (or of none) whose login may complete an order: two
+    queries, not three per person (every page of the ledger draws this list)."""
+    from flask import current_app
+    from sqlalchemy.orm import contains_eager, lazyload
+
+    query = (
+        select(Staff)
+        .join(Department, Department.id == Staff.department_id)
+        .where(Staff.active.is_(True), Department.kind.in_(SECTION_KINDS))
+        .where(or_(~Staff.estates.any(), Staff.estates.any(Estate.id.in_(sorted(estate_ids)))))
+        .options(lazyload("*"), contains_eager(Staff.department))
     )
     if department_id:
         query = query.where(Staff.department_id == department_id)
+    able = current_app.appbuilder.sm.user_ids_with_permission("can_complete", RO)
     rows = []
     for staff in g_session().scalars(query.order_by(Department.name, Staff.name)):
-        if staff.estates and not (staff.estate_ids & estate_ids):
-            continue
-        if staff.user is not None and not Actor(user=staff.user).can("can_complete", RO):
+        if staff.user_id is not None and staff.user_id not in able:
             continue
         rows.append((str(staff.id), f"{staff.name}({staff.department.name})"))
     return [("", "—")] + rows
@@ -292,10 +347,24 @@ LINE_ERROR = re.compile(r"^(materials|items)\[(\d+)\]\.?(\w*)$")
 
 
 # ---------------------------------------------------------------- the ledger and the order
+LIST_COUNT_LIMIT = 10_000
+# What a ledger row shows (estate, unit and building, section, worker), joined in the page's query;
+# the owner, materials and the staff's estates are not read by the grid.
+LEDGER_LOADING = (
+    lazyload("*"),
+    joinedload(RepairOrder.estate).lazyload("*"),
+    joinedload(RepairOrder.unit).lazyload("*"),
+    defaultload(RepairOrder.unit).joinedload(Unit.building).lazyload("*"),
+    joinedload(RepairOrder.department).lazyload("*"),
+    joinedload(RepairOrder.assignee).lazyload("*"),
+)
 class RepairOrderView(TransitionViewMixin, ScopedModelView):
     """维修(服务)汇总表 — every order with its notes; one click to its page and its forms."""
 
     datamodel = ScopedInterface(RepairOrder)
+    # a page reads what its columns show, in one query, and counts at most 10,000 matches
+    list_options = LEDGER_LOADING
+    list_count_limit = LIST_COUNT_LIMIT
     class_permission_name = RO
     workflow_type = "repair_order"
     base_permissions = ["can_read", "can_write", "can_export"]  # no delete: an order is cancelled, never deleted
@@ -310,7 +379,7 @@ class RepairOrderView(TransitionViewMixin, ScopedModelView):
     edit_title = _l("修改维修单")
     label_columns = LABELS
     list_columns = [
-        "number", "recorded_at", "estate", "address", "problem_short", "category_label", "urgency",
+        "number", "recorded_at", "address", "problem_short", "category_label", "urgency",
         "department", "assignee", "status", "overdue_text",
     ]
     show_fieldsets = [
@@ -399,10 +468,11 @@ class RepairOrderView(TransitionViewMixin, ScopedModelView):
         """The filter bar above the grid: the FAB filter arguments it sets, and the choices."""
         view = self.__class__.__name__
         now = utcnow()
+        periods = recent_periods(now)
         return {
             "bar": {
                 "estate": ("_flt_0_estate", estate_choices()),
-                "period": ("_flt_0_period", [("", "—")] + [(p, p) for p in recent_periods(now)]),
+                "period": ("_flt_0_period", [("", "—")] + [(p, p) for p in periods]),
                 "status": ("_flt_0_status", [("", "—")] + RepairStatus.choices()),
                 "category": ("_flt_0_category", [("", "—")] + RepairCategory.choices()),
                 "urgency": ("_flt_0_urgency", [("", "—")] + Urgency.choices()),
@@ -417,6 +487,7 @@ class RepairOrderView(TransitionViewMixin, ScopedModelView):
             "export_url": url_for(f"{view}.export"),
             "monthly_url": url_for(f"{view}.monthly"),
             "current_period": period_of(now),
+            "periods": periods,
         }
 
     # ------------------------------------------------------------ add: RepairOrder.register
@@ -747,6 +818,9 @@ class RepairOrderApi(ScopedModelRestApi):
     resource_name = "repair_order"
     class_permission_name = RO
     datamodel = ScopedInterface(RepairOrder)
+    # the list answers the order's own columns: no related rows loaded, at most 10,000 counted
+    list_options = (lazyload("*"),)
+    list_count_limit = LIST_COUNT_LIMIT
     workflow_type = "repair_order"
     allow_browser_login = False
     base_permissions = ["can_read", "can_write", "can_backdate"] + [f"can_{n}" for n in ORDER_MOVES]

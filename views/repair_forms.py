@@ -51,6 +51,10 @@ class LocalDateTimeField(DateTimeLocalField):
         super().process_data(value)
 
 
+FC = {"class": "form-control"}
+FC_AREA = {"class": "form-control", "rows": 3}
+
+
 def _choices(enum_cls, blank: bool = False):
     choices = enum_cls.choices()
     return ([("", "—")] if blank else []) + choices
@@ -66,26 +70,26 @@ def choice_field(label, choices=None, required: bool = False, message=None, sele
 class RegisterForm(FlaskForm):
     """登记维修单 (物业维修 / 返修申请表 upper half)."""
 
-    source = SelectField(_l("来源"), choices=_choices(RepairSource), default="hotline")
-    urgency = SelectField(_l("紧急程度"), choices=_choices(Urgency), default="normal")
+    source = SelectField(_l("来源"), choices=_choices(RepairSource), default="hotline", render_kw=FC)
+    urgency = SelectField(_l("紧急程度"), choices=_choices(Urgency), default="normal", render_kw=FC)
     emergency_reason = SelectField(
-        _l("急修原因"), choices=_choices(EmergencyReason, blank=True), validators=[Optional()], description=_l("急修须选择;一般报修不填")
+        _l("急修原因"), choices=_choices(EmergencyReason, blank=True), validators=[Optional()], description=_l("急修须选择;一般报修不填"), render_kw=FC
     )
-    category = SelectField(_l("类别"), choices=_choices(RepairCategory, blank=True), validators=[DataRequired(message=_l("请选择类别"))])
-    kind = SelectField(_l("维修/服务"), choices=_choices(RepairKind), default="repair")
+    category = SelectField(_l("类别"), choices=_choices(RepairCategory, blank=True), validators=[DataRequired(message=_l("请选择类别"))], render_kw=FC)
+    kind = SelectField(_l("维修/服务"), choices=_choices(RepairKind), default="repair", render_kw=FC)
     paid = BooleanField(_l("有偿服务"), description=_l("有偿的须在开工前按收费标准报价并征得业主同意"))
     owner_id = choice_field(_l("业户"), select2=True, description=_l("选了业户可不选房屋、不填电话,自动带出"))
     unit_id = choice_field(_l("房屋"), select2=True)
-    estate_id = choice_field(_l("小区/大厦"), description=_l("公共区域报修(不选房屋)时必选"))
-    location = StringField(_l("位置/地址"), validators=[Optional(), Length(max=200)], description=_l("公共区域或房屋内的具体位置"))
-    contact_name = StringField(_l("联系人"), validators=[Optional(), Length(max=40)])
-    contact_phone = StringField(_l("联系电话"), validators=[Optional(), Length(max=30)])
-    problem = TextAreaField(_l("报修内容"), validators=[DataRequired(message=_l("请填写报修内容"))])
-    appointment_at = LocalDateTimeField(_l("预约维修时间"))
-    recorded_at = LocalDateTimeField(_l("登记时间"), description=_l("补办手续(急修事后登记)时填写实际时间;不填为现在"))
-    department_id = choice_field(_l("立即派给"), description=_l("急修可在登记时直接派单"))
-    assignee_id = choice_field(_l("维修人员"))
-    note = TextAreaField(_l("备注"), validators=[Optional(), Length(max=2000)])
+    estate_id = choice_field(_l("小区/大厦"), description=_l("公共区域报修(不选房屋)时必选"), render_kw=FC)
+    location = StringField(_l("位置/地址"), validators=[Optional(), Length(max=200)], description=_l("公共区域或房屋内的具体位置"), render_kw=FC)
+    contact_name = StringField(_l("联系人"), validators=[Optional(), Length(max=40)], render_kw=FC)
+    contact_phone = StringField(_l("联系电话"), validators=[Optional(), Length(max=30)], render_kw=FC)
+    problem = TextAreaField(_l("报修内容"), validators=[DataRequired(message=_l("请填写报修内容"))], render_kw=FC_AREA)
+    appointment_at = LocalDateTimeField(_l("预约维修时间"), render_kw=FC)
+    recorded_at = LocalDateTimeField(_l("登记时间"), description=_l("补办手续(急修事后登记)时填写实际时间;不填为现在"), render_kw=FC)
+    department_id = choice_field(_l("立即派给"), description=_l("急修可在登记时直接派单"), render_kw=FC)
+    assignee_id = choice_field(_l("维修人员"), render_kw=FC)
+    note = TextAreaField(_l("备注"), validators=[Optional(), Length(max=2000)], render_kw=FC_AREA)
 
 
 REGISTER_COLUMNS = [
