@@ -180,6 +180,20 @@ class VisitRecord(EstateOwned, AuditMixinNullable, Model):
         return str(self.unit) if self.unit is not None else ""
 
     @property
+    def handover_text(self) -> str:
+        """The same-day rule as the record page states it."""
+        due = self.handover_due_at
+        if due is None:
+            return str(_l("当场处理,无需移交"))
+        from models.base import fmt_dt
+
+        if self.handed_over_at is not None:
+            return str(_l("未在来访当天移交")) if self.handover_late() else str(_l("当天已移交"))
+        if self.handover_late():
+            return str(_l("已超期:应于 %(t)s 前移交部门负责人", t=fmt_dt(due)))
+        return str(_l("须于 %(t)s 前移交部门负责人", t=fmt_dt(due)))
+
+    @property
     def handling_text(self) -> str:
         """处理情况 as the 接待记录表 shows it."""
         if self.handled_on_spot:

@@ -142,6 +142,15 @@ def demo(session, ctx) -> None:
                                        {"reply": "已安排整改并电话告知业户", "method": "phone", "satisfaction": "satisfied",
                                         "replied_at": (visit.visited_at + timedelta(days=2)).isoformat()})
 
+    # the month-end checks of the two months before (this month's runs on its last day)
+    if manager is not None:
+        from models.reception_contact import check_manager_visits
+
+        first = local(now).date().replace(day=1)
+        for back in (1, 2):
+            month_end = first - timedelta(days=1) if back == 1 else (first - timedelta(days=1)).replace(day=1) - timedelta(days=1)
+            check_manager_visits(session, as_utc(datetime.combine(month_end, time(20, 0), TZ)))
+
     # a forum held last month with action items, one planned
     estate = ctx["estates"][0]
     held = Forum.register(

@@ -414,15 +414,17 @@ FOLLOW_UP_KINDS = {"repair": (_l("登记维修单"), "fa-wrench"), "complaint": 
 
 def follow_up_form(kind: str, record):
     """The few things the clerk adds to register a repair order or a complaint from a record."""
-    from models.reception_desk import FOLLOW_UP
+    from models.reception_desk import FOLLOW_UP, record_phone
 
     spec = FOLLOW_UP[record.__tablename__]
     text = getattr(record, spec["text"]) or getattr(record, "suggestions", None) or ""
+    who = getattr(record, spec["name"]) if spec["name"] else ""
+    filled = _("自动带入:%(who)s %(place)s 电话 %(phone)s", who=who or "", place=str(record.unit or ""), phone=record_phone(record) or "—")
     if kind == "repair":
         from models.repair import EmergencyReason, RepairCategory, RepairKind, Urgency
 
         class RepairFollowUp(FlaskForm):
-            problem = TextAreaField(_l("报修内容"), default=text, validators=[DataRequired(message=_l("请填写报修内容"))])
+            problem = TextAreaField(_l("报修内容"), default=text, description=filled, validators=[DataRequired(message=_l("请填写报修内容"))])
             category = SelectField(_l("维修类别"), choices=RepairCategory.choices(), validators=[DataRequired()])
             kind = SelectField(_l("维修/服务"), choices=RepairKind.choices(), validators=[DataRequired()])
             urgency = SelectField(_l("紧急程度"), choices=Urgency.choices(), validators=[DataRequired()])
@@ -435,7 +437,7 @@ def follow_up_form(kind: str, record):
     from models.complaint import ComplaintCategory
 
     class ComplaintFollowUp(FlaskForm):
-        content = TextAreaField(_l("投诉内容"), default=text, validators=[DataRequired(message=_l("请填写投诉内容"))])
+        content = TextAreaField(_l("投诉内容"), default=text, description=filled, validators=[DataRequired(message=_l("请填写投诉内容"))])
         category = SelectField(_l("投诉类别"), choices=ComplaintCategory.choices(), validators=[DataRequired()])
 
     return ComplaintFollowUp()
@@ -571,6 +573,7 @@ VISIT_LABELS = RECEPTION_LABELS | {
     "outcome": _l("处理情况/结果"),
     "resolved_at": _l("办结时间"),
     "handling_text": _l("处理情况"),
+    "handover_text": _l("当天移交"),
     "received_by_id": _l("接待人"),
     "department_id": _l("移交部门"),
     "assignee_id": _l("经办人"),
@@ -592,7 +595,7 @@ class VisitRecordView(FollowUpViewMixin, RecordViewMixin, TransitionViewMixin, S
     edit_columns = ["unit", "owner", "visitor_name", "visitor_phone", "category", "reason"]
     show_columns = [
         "visited_at", "estate", "place", "owner", "visitor_name", "visitor_phone", "category_label", "reason",
-        "handled_on_spot", "status_label", "received_by", "department", "handed_over_at", "decision", "assignee",
+        "handled_on_spot", "status_label", "handover_text", "received_by", "department", "handed_over_at", "decision", "assignee",
         "decided_at", "outcome", "resolved_at", "created_on",
     ]
     search_columns = ["estate", "status", "category", "visited_at", "visitor_name", "handled_on_spot", "period", "department"]
