@@ -11,7 +11,6 @@ from jobs.overdue import scan_part
 from models.complaint import build_week, previous_week, scan_reply_overdue
 from models.rectification import DUTY_ROLE, ensure_plans, open_after_rain, scan_rectifications, settle_returned
 from models.revisit import Revisit, RevisitStatus
-from models.task import close_stale_tasks, close_tasks, ensure_task
 
 RECEPTION_ROLE = "接待员"
 
@@ -38,32 +37,45 @@ def _revisit_task_role(revisit: Revisit) -> str:
 
 
 def scan_revisits(session, now: datetime) -> dict[str, int]:
-    """revisit_due for revisits that may be made now, revisit_overdue for those past due."""
-    pending = list(session.scalars(select(Revisit).where(Revisit.status == RevisitStatus.pending.value, Revisit.not_before <= now)))
-    due_ids, overdue_ids = set(), set()
-    created_due = created_overdue = 0
-    for revisit in pending:
-        title = f"{revisit.subject or revisit.object_label}({revisit.kind_label})"
-        if revisit.is_overdue(now):
-            overdue_ids.add(revisit.id)
-            close_tasks(session, "revisit_due", "revisit", revisit.id, now, note="已超期")
-            _task, new = ensure_task(
-                session, "revisit_overdue", "revisit", revisit.id, f"回访超期:{title}",
-                estate_id=revisit.estate_id, role_name=_revisit_task_role(revisit), due_at=revisit.due_at, now=now,
-                detail=f"联系人 {revisit.contact_name or ''} {revisit.contact_phone or ''}".strip(),
-            )
-            created_overdue += new
+    """revisit_due for revisits that may be made now, revisit_overdue for those past due.
+
+    Set-based: one SELECT of the open revisits, then per task kind one SELECT of the open tasks,
+    one INSERT of the missing ones and one UPDATE closing those whose revisit is done or moved on."""
+    from sqlalchemy import and_, update
+
+    from models.revisit import OBJECT_LABELS, RevisitKind
+    from models.task import Task, sync_tasks
+
+    pending = and_(Revisit.status == RevisitStatus.pending.value, Revisit.not_before <= now)
+    overdue = and_(pending, Revisit.due_at < now)
+    due_rows, overdue_rows = [], []
+    columns = (Revisit.id, Revisit.subject, Revisit.object_type, Revisit.kind, Revisit.estate_id, Revisit.due_at,
+               Revisit.contact_name, Revisit.contact_phone)
+    for r in session.execute(select(*columns).where(pending)):
+        title = f"{r.subject or OBJECT_LABELS.get(r.object_type, r.object_type)}({RevisitKind.label_of(r.kind)})"
+        row = {
+            "object_id": r.id,
+            "estate_id": r.estate_id,
+            "role_name": RECEPTION_ROLE if r.object_type == "complaint" else DUTY_ROLE,
+            "due_at": r.due_at,
+            "detail": f"联系人 {r.contact_name or ''} {r.contact_phone or ''}".strip(),
+        }
+        if r.due_at < now:
+            overdue_rows.append(row | {"title": f"回访超期:{title}"})
         else:
-            due_ids.add(revisit.id)
-            _task, new = ensure_task(
-                session, "revisit_due", "revisit", revisit.id, f"待回访:{title}",
-                estate_id=revisit.estate_id, role_name=_revisit_task_role(revisit), due_at=revisit.due_at, now=now,
-                detail=f"联系人 {revisit.contact_name or ''} {revisit.contact_phone or ''}".strip(),
-            )
-            created_due += new
-    closed = close_stale_tasks(session, "revisit_due", "revisit", due_ids, now)
-    closed += close_stale_tasks(session, "revisit_overdue", "revisit", overdue_ids, now)
-    return {"revisit_due": created_due, "revisit_overdue": created_overdue, "revisit_tasks_closed": closed}
+            due_rows.append(row | {"title": f"待回访:{title}"})
+    # a revisit that became overdue: its 待回访 task closes as 已超期, a 回访超期 task opens
+    session.execute(
+        update(Task)
+        .where(Task.kind == "revisit_due", Task.object_type == "revisit", Task.done_at.is_(None), Task.object_id.in_(select(Revisit.id).where(overdue)))
+        .values(done_at=now, status="done", done_note="已超期")
+        .execution_options(synchronize_session=False)
+    )
+    created_overdue, closed = sync_tasks(session, "revisit_overdue", "revisit", overdue_rows, now, keep=select(Revisit.id).where(overdue))
+    created_due, closed_due = sync_tasks(
+        session, "revisit_due", "revisit", due_rows, now, keep=select(Revisit.id).where(pending, Revisit.due_at >= now)
+    )
+    return {"revisit_due": created_due, "revisit_overdue": created_overdue, "revisit_tasks_closed": closed + closed_due}
 
 
 @scan_part("followup")

@@ -589,31 +589,33 @@ def register_complaint(session, actor, now: datetime | None = None, **fields) ->
 # ---------------------------------------------------------------- overdue
 def scan_reply_overdue(session, now: datetime) -> dict[str, int]:
     """complaint_reply_overdue: not answered 24 h after receipt → a task for the department head
-    (or the 管理处主任 when no head is known)."""
-    from models.task import close_stale_tasks
+    (or the 管理处主任 when no head is known). Set-based: a few statements however many are late."""
+    from sqlalchemy import and_
 
-    late = list(
-        session.scalars(
-            select(Complaint).where(Complaint.status.in_(OPEN_STATES), Complaint.replied_at.is_(None), Complaint.reply_due_at < now)
-        )
+    from models.task import sync_tasks
+
+    late = and_(Complaint.status.in_(OPEN_STATES), Complaint.replied_at.is_(None), Complaint.reply_due_at < now)
+    query = (
+        select(Complaint.id, Complaint.number, Complaint.complainant, Complaint.content, Complaint.estate_id,
+               Complaint.reply_due_at, Department.head_id, Owner.name.label("owner_name"))
+        .outerjoin(Department, Department.id == Complaint.department_id)
+        .outerjoin(Owner, Owner.id == Complaint.owner_id)
+        .where(late)
     )
-    created = 0
-    for c in late:
-        head_id = c.department.head_id if c.department is not None else None
-        _task, new = ensure_task(
-            session,
-            "complaint_reply_overdue",
-            "complaint",
-            c.id,
-            f"投诉 {c.number} 超过 24 小时未答复:{c.who} {c.content[:40]}",
-            estate_id=c.estate_id,
-            assignee_id=head_id,
-            role_name=None if head_id else OFFICE_HEAD_ROLE,
-            due_at=c.reply_due_at,
-            now=now,
+    rows = []
+    for c in session.execute(query):
+        who = c.complainant or c.owner_name or str(_l("未留名"))
+        rows.append(
+            {
+                "object_id": c.id,
+                "title": f"投诉 {c.number} 超过 24 小时未答复:{who} {c.content[:40]}",
+                "estate_id": c.estate_id,
+                "assignee_id": c.head_id,
+                "role_name": None if c.head_id else OFFICE_HEAD_ROLE,
+                "due_at": c.reply_due_at,
+            }
         )
-        created += new
-    closed = close_stale_tasks(session, "complaint_reply_overdue", "complaint", {c.id for c in late}, now)
+    created, closed = sync_tasks(session, "complaint_reply_overdue", "complaint", rows, now, keep=select(Complaint.id).where(late))
     return {"complaint_reply_overdue": created, "complaint_reply_overdue_closed": closed}
 
 

@@ -214,6 +214,40 @@ def close_stale_tasks(session, kind: str, object_type: str, keep_ids: set[int], 
     return result.rowcount or 0
 
 
+def sync_tasks(session, kind: str, object_type: str, rows: list[dict], now: datetime, keep=None, close_note: str | None = None) -> tuple[int, int]:
+    """Set-based `ensure_task` + `close_stale_tasks` for a job: one open task of `kind` for each row
+    (`object_id`, `title` and any of `estate_id`, `assignee_id`, `role_name`, `due_at`, `detail`),
+    the open ones whose object is not among `rows` (or not selected by `keep`, a SELECT of ids)
+    closed. A few statements however many objects are late. Returns (created, closed)."""
+    from sqlalchemy import insert
+
+    open_ids = set(
+        session.scalars(select(Task.object_id).where(Task.kind == kind, Task.object_type == object_type, Task.done_at.is_(None)))
+    )
+    fields = ("estate_id", "assignee_id", "role_name", "due_at", "detail")
+    new, seen = [], set()
+    for row in rows:
+        oid = row["object_id"]
+        if oid in open_ids or oid in seen:
+            continue
+        seen.add(oid)
+        values = {f: row.get(f) for f in fields}
+        values.update(kind=kind, object_type=object_type, object_id=oid, title=str(row["title"])[:200], created_at=now, status="open")
+        new.append(values)
+    if new:
+        session.execute(insert(Task), new)
+    stale = update(Task).where(Task.kind == kind, Task.object_type == object_type, Task.done_at.is_(None))
+    stale = stale.values(done_at=now, status="done", done_note=close_note or str(_l("原因已消除,系统自动关闭")))
+    stale = stale.execution_options(synchronize_session=False)
+    if keep is not None:
+        return len(new), session.execute(stale.where(Task.object_id.not_in(keep))).rowcount or 0
+    gone = sorted(open_ids - {r["object_id"] for r in rows})
+    closed = 0
+    for start in range(0, len(gone), 5000):
+        closed += session.execute(stale.where(Task.object_id.in_(gone[start : start + 5000]))).rowcount or 0
+    return len(new), closed
+
+
 def tasks_for_user_clause(staff_id: int | None, role_names: set[str]):
     """SQL condition: tasks assigned to this staff member or to one of the user's roles."""
     conds = []
