@@ -47,6 +47,7 @@ from models.reception_common import (  # noqa: F401  (re-exported for the other 
     read_body,
     req_bool,
     sync_foreign_keys,
+    task_estate,
 )
 from models.task import Task, TaskKind, close_tasks, ensure_task, task_flow
 from models.workflow import Actor, Workflow, register_workflow
@@ -143,7 +144,7 @@ class VisitRecord(EstateOwned, AuditMixinNullable, Model):
         "outcome": opt_text(2000),
         "received_by_id": opt_int,
     }
-    API_REQUIRED = ("estate_id", "visitor_name", "reason", "category", "handled_on_spot")
+    API_REQUIRED = ("estate_id", "reason", "category", "handled_on_spot")  # the visitor's name comes from the owner if not given
     API_EDITABLE = ("visitor_name", "visitor_phone", "reason", "category", "unit_id", "owner_id")
 
     def __repr__(self) -> str:
@@ -287,7 +288,7 @@ def _hand_over(visit: VisitRecord, actor, now, session, department_id=None, note
         "visit_record",
         visit.id,
         str(_l("来访事项待决定处理办法:%(who)s %(reason)s", who=visit.visitor_name, reason=visit.reason[:60])),
-        estate_id=visit.estate_id,
+        estate_id=task_estate(session, dept.head_id, visit.estate_id),
         assignee_id=dept.head_id,
         role_name=None if dept.head_id else "管理处主任",
         detail=visit.reason,
@@ -320,7 +321,7 @@ def _decide(visit: VisitRecord, actor: Actor, now, session, decision=None, assig
             "visit_record",
             visit.id,
             str(_l("处理来访事项:%(who)s %(reason)s", who=visit.visitor_name, reason=visit.reason[:60])),
-            estate_id=visit.estate_id,
+            estate_id=task_estate(session, who.id, visit.estate_id),
             assignee_id=who.id,
             detail=visit.decision,
             now=now,
@@ -462,7 +463,7 @@ class CallRecord(EstateOwned, AuditMixinNullable, Model):
             "call_record",
             self.id,
             str(_l("转告:%(name)s(%(phone)s)来电:%(content)s", name=self.caller_name, phone=self.phone, content=self.content[:60])),
-            estate_id=self.estate_id,
+            estate_id=task_estate(session, self.for_staff_id, self.estate_id),
             assignee_id=self.for_staff_id,
             detail=self.content,
             now=now,
@@ -522,7 +523,7 @@ def scan_walkins(session, now: datetime) -> dict:
             "visit_record",
             visit.id,
             str(_l("来访事项未当天移交:%(who)s %(reason)s", who=visit.visitor_name, reason=visit.reason[:60])),
-            estate_id=visit.estate_id,
+            estate_id=task_estate(session, visit.received_by_id, visit.estate_id),
             assignee_id=visit.received_by_id,
             role_name=None if visit.received_by_id else "接待员",
             due_at=visit.handover_due_at,

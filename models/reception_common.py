@@ -54,10 +54,20 @@ def is_company_user(user) -> bool:
 
 
 def staff_serves(staff: Staff, estate_id: int | None) -> bool:
-    """Whether a staff member works for the estate (company-level roles work for all)."""
-    if estate_id is None or estate_id in staff.estate_ids:
+    """Whether a staff member works for the estate: one of theirs, or they work company-wide
+    (a company-level role, or no estate in particular on their staff record)."""
+    if estate_id is None or not staff.estate_ids or estate_id in staff.estate_ids:
         return True
     return is_company_user(staff.user)
+
+
+def task_estate(session, staff_id: int | None, estate_id: int | None) -> int | None:
+    """The estate a task for this person is filed under: the record's, unless the person works for
+    no estate in particular — then the task is company-wide, so that they can see and finish it."""
+    staff = session.get(Staff, staff_id) if staff_id else None
+    if staff is not None and not staff.estate_ids and not is_company_user(staff.user):
+        return None
+    return estate_id
 
 
 def active_staff(session, field: str, staff_id, estate_id: int | None, required: bool = False) -> Staff | None:

@@ -36,6 +36,7 @@ from models.reception_common import (
     read_body,
     req_bool,
     sync_foreign_keys,
+    task_estate,
 )
 from models.task import TaskKind, close_stale_tasks, close_tasks, ensure_task
 from models.workflow import Actor, Workflow, register_workflow
@@ -189,7 +190,7 @@ class OwnerVisit(EstateOwned, AuditMixinNullable, Model):
                 "owner_visit",
                 self.id,
                 str(_l("走访意见待答复:%(who)s", who=str(self))),
-                estate_id=self.estate_id,
+                estate_id=task_estate(session, self.staff_id, self.estate_id),
                 assignee_id=self.staff_id,
                 due_at=self.reply_due_at,
                 detail="\n".join(x for x in (self.opinions, self.suggestions) if x),
@@ -361,7 +362,7 @@ def scan_overdue_replies(session, now: datetime) -> dict:
             "owner_visit",
             visit.id,
             str(_l("走访意见答复超期:%(who)s", who=str(visit))),
-            estate_id=visit.estate_id,
+            estate_id=task_estate(session, visit.staff_id, visit.estate_id),
             assignee_id=visit.staff_id,
             due_at=visit.reply_due_at,
             now=now,

@@ -33,6 +33,7 @@ from models.reception_common import (
     period_of,
     read_body,
     sync_foreign_keys,
+    task_estate,
 )
 from models.task import Task, TaskKind, ensure_task, task_flow
 from models.workflow import Actor, Workflow, register_workflow
@@ -219,7 +220,7 @@ def _add_action(forum: Forum, actor, now, session, content=None, assignee_id=Non
         "forum_action",
         action.id,
         str(_l("座谈会待办:%(text)s", text=text[:80])),
-        estate_id=forum.estate_id,
+        estate_id=task_estate(session, assignee.id, forum.estate_id),
         assignee_id=assignee.id,
         due_at=due,
         detail=str(_l("来自 %(forum)s", forum=str(forum))),

@@ -337,3 +337,33 @@ def test_bad_call_input_names_the_field(client, session, desk, body, field):
     assert field in r.json["message"]
     assert session.scalar(select(func.count(CallRecord.id))) == 0
     assert session.scalar(select(func.count(Task.id))) == 0
+
+
+def test_message_for_a_colleague_without_estates_reaches_them(client, session, make, desk):
+    estate, _unit, owner, _clerk = desk
+    staff = make.user("维修人员", username="roaming").staff  # works for no estate in particular
+    h = api_token(client, "clerk")
+    r = client.post(
+        "/api/v1/call_record/",
+        json={"estate_id": estate.id, "owner_id": owner.id, "content": "请回电约维修", "category": "repair", "for_staff_id": staff.id},
+        headers=h,
+    )
+    assert r.status_code == 201, r.json
+    assert r.json["result"]["caller_name"] == "王芳" and r.json["result"]["phone"] == "13912345678"
+    hr = api_token(client, "roaming")
+    tasks = client.get("/api/v1/task/?q=(filters:!((col:kind,opr:eq,value:message)))", headers=hr).json["result"]
+    assert len(tasks) == 1
+    assert client.post(f"/api/v1/task/{tasks[0]['id']}/done", json={}, headers=hr).status_code == 200
+
+
+def test_visitor_name_comes_from_the_owner(client, desk):
+    estate, _unit, owner, _clerk = desk
+    h = api_token(client, "clerk")
+    r = client.post(
+        "/api/v1/visit_record/",
+        json={"estate_id": estate.id, "owner_id": owner.id, "reason": "咨询车位", "category": "consult", "handled_on_spot": True},
+        headers=h,
+    )
+    assert r.status_code == 201 and r.json["result"]["visitor_name"] == "王芳" and r.json["result"]["unit_id"] == owner.unit_id
+    r = client.post("/api/v1/visit_record/", json={"estate_id": estate.id, "reason": "咨询", "category": "consult", "handled_on_spot": True}, headers=h)
+    assert r.status_code == 422 and "请填写来访人姓名" in r.json["message"]["visitor_name"][0]
