@@ -1,15 +1,15 @@
 """维修单 (SPEC §4; 接待 六, 维修单 一–二 and the forms of 附): the repair work order.
 
-Everything a 维修单 is lives here: its codes, columns, number and period, its deadlines (pure
-functions of the order and `now`) and their SQL twins used by the overdue scan and the ledger's
-filter, and `RepairOrder.register`, the one way an order comes into being (API, add form,
-reception). The moves between states are in `models.repair_transitions`, registered on
-`repair_flow`; 请购单 and 维修收费标准 are in `models.repair_purchase`.
+What a 维修单 is: its columns, totals and billable lines, its deadlines (pure functions of the
+order and `now`) and their SQL twins used by the overdue scan and the ledger's filter, and
+`repair_flow`, its state machine. Next to it: the codes, period rule and numbering
+(`models.repair_codes`), `RepairOrder.register` (`models.repair_intake`), the moves
+(`models.repair_transitions`), 请购单 (`models.repair_purchase`), the overdue scan and month end
+(`models.repair_scan`), lists, exports and statistics (`models.repair_reports`).
 """
 
 from __future__ import annotations
 
-import calendar
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,308 +17,59 @@ from decimal import Decimal
 
 from flask_appbuilder.models.sqla import Model
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, Text, and_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, Text, and_, select
 from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from models.base import (
-    TZ,
     AuditMixinNullable,
     EstateOwned,
-    LabeledEnum,
     Money,
-    PermissionDenied,
     UTCDateTime,
     ValidationError,
     amount_in_words,
-    as_utc,
     code_column,
     fmt_dt,
     local,
-    local_date,
     money,
-    parse_bool,
-    parse_dt,
-    parse_int,
     require_text,
     utcnow,
 )
+from models.repair_codes import (  # noqa: F401  (re-exported: the codes are part of what a 维修单 is)
+    ACTIVE_STATES,
+    BACKDATE_LIMIT,
+    CLOCK_TOLERANCE,
+    EMERGENCY_KEYWORDS,
+    IN_SECTION,
+    OBJECT_TYPE,
+    OPEN_STATES,
+    OVERDUE_LABELS,
+    PERMISSION_VIEW,
+    PROCESSED_NOT_BACK,
+    RETURN_PENDING,
+    SOURCE_SYNONYMS,
+    TERMINAL,
+    ZERO,
+    DelayKind,
+    DocCounter,
+    EmergencyReason,
+    MaterialProvider,
+    RepairCategory,
+    RepairKind,
+    RepairSource,
+    RepairStatus,
+    Urgency,
+    next_number,
+    order_number,
+    parse_code,
+    parse_emergency_reason,
+    period_bounds,
+    period_of,
+)
+from models.repair_codes import RepairStatus as S
 from models.workflow import Event, Workflow, register_workflow
 
 logger = logging.getLogger(__name__)
 
-OBJECT_TYPE = "repair_order"
-PERMISSION_VIEW = "RepairOrder"
-# Stated times (开工/完工 written on the form, a back-dated record) may run this far ahead of the clock.
-CLOCK_TOLERANCE = timedelta(minutes=5)
-BACKDATE_LIMIT = timedelta(days=366)
-ZERO = Decimal("0.00")
-
-
-# ---------------------------------------------------------------- codes
-class RepairStatus(LabeledEnum):
-    registered = "registered"
-    dispatched = "dispatched"
-    accepted = "accepted"
-    in_progress = "in_progress"
-    awaiting_acceptance = "awaiting_acceptance"
-    completed = "completed"
-    returned = "returned"
-    revisited = "revisited"
-    closed = "closed"
-    rectifying = "rectifying"
-    reject_pending = "reject_pending"
-    rejected = "rejected"
-    cancelled = "cancelled"
-
-    @classmethod
-    def labels(cls):
-        return {
-            "registered": _l("登记"),
-            "dispatched": _l("已派单"),
-            "accepted": _l("已接单"),
-            "in_progress": _l("维修中"),
-            "awaiting_acceptance": _l("待验收"),
-            "completed": _l("已完工"),
-            "returned": _l("已回单"),
-            "revisited": _l("已回访"),
-            "closed": _l("已关闭"),
-            "rectifying": _l("整改中"),
-            "reject_pending": _l("退单待签"),
-            "rejected": _l("已退单"),
-            "cancelled": _l("已取消"),
-        }
-
-
-S = RepairStatus
-# States that can still be cancelled (nothing has been done at the owner's yet, or it was refused).
-OPEN_STATES = (S.registered, S.dispatched, S.accepted, S.in_progress, S.reject_pending)
-# Work not yet done: the owner may urge.
-ACTIVE_STATES = (S.registered, S.dispatched, S.accepted, S.in_progress, S.rectifying)
-# Dispatched and not yet back at the duty room: the return clock runs.
-RETURN_PENDING = (S.dispatched, S.accepted, S.in_progress, S.awaiting_acceptance, S.completed)
-# Work in the section's hands.
-IN_SECTION = (S.dispatched, S.accepted, S.in_progress, S.rectifying)
-# Processed (work done or refused) but not yet back at the duty room: the month-end check.
-PROCESSED_NOT_BACK = (S.awaiting_acceptance, S.completed, S.reject_pending)
-TERMINAL = (S.closed, S.rejected, S.cancelled)
-OVERDUE_LABELS = {
-    "not_picked_up": _l("超时未取"),
-    "not_returned": _l("超期未回单"),
-    "material_not_reported": _l("缺料未报"),
-}
-
-
-class RepairSource(LabeledEnum):
-    window = "window"
-    hotline = "hotline"
-    visit = "visit"
-    complaint = "complaint"
-    patrol = "patrol"
-
-    @classmethod
-    def labels(cls):
-        return {"window": _l("窗口"), "hotline": _l("热线"), "visit": _l("走访"), "complaint": _l("投诉"), "patrol": _l("巡查")}
-
-
-SOURCE_SYNONYMS = {"phone": "hotline", "call": "hotline", "walk_in": "window", "walkin": "window", "counter": "window", "owner_visit": "visit", "inspection": "patrol"}
-
-
-class RepairCategory(LabeledEnum):
-    plumbing_electric = "plumbing_electric"
-    air_conditioning = "air_conditioning"
-    elevator = "elevator"
-    civil = "civil"
-    doors_windows = "doors_windows"
-    leak = "leak"
-    safety = "safety"
-    appliance = "appliance"
-    other = "other"
-
-    @classmethod
-    def labels(cls):
-        return {
-            "plumbing_electric": _l("水电"),
-            "air_conditioning": _l("空调"),
-            "elevator": _l("电梯"),
-            "civil": _l("土建"),
-            "doors_windows": _l("门窗"),
-            "leak": _l("渗漏水"),
-            "safety": _l("安全设施"),
-            "appliance": _l("家电"),
-            "other": _l("其他"),
-        }
-
-
-class RepairKind(LabeledEnum):
-    repair = "repair"
-    service = "service"
-
-    @classmethod
-    def labels(cls):
-        return {"repair": _l("维修"), "service": _l("服务")}
-
-
-class Urgency(LabeledEnum):
-    normal = "normal"
-    emergency = "emergency"
-
-    @classmethod
-    def labels(cls):
-        return {"normal": _l("一般"), "emergency": _l("急修")}
-
-
-class EmergencyReason(LabeledEnum):
-    """The handbook's emergencies (接待 六.4, 维修单 一.8)."""
-
-    elevator = "elevator"
-    structure = "structure"
-    electric = "electric"
-    water = "water"
-    stairs = "stairs"
-    falling = "falling"
-    outage = "outage"
-    flood_fire_crime = "flood_fire_crime"
-    other_danger = "other_danger"
-
-    @classmethod
-    def labels(cls):
-        return {
-            "elevator": _l("电梯失控/困人/故障"),
-            "structure": _l("房屋结构性损坏危险"),
-            "electric": _l("室内线路故障停电、漏电"),
-            "water": _l("水泵故障、水管爆裂停水、龙头严重漏水"),
-            "stairs": _l("楼板/踏步断裂、扶手栏杆松动损坏"),
-            "falling": _l("门窗、玻璃、外墙即将坠落"),
-            "outage": _l("超过一个房间范围的停水停电停空调停电话"),
-            "flood_fire_crime": _l("跑水、火情、匪情"),
-            "other_danger": _l("其他涉及危险的项目"),
-        }
-
-
-# Words a clerk may type for a reason, checked in this order (the broader outage first).
-EMERGENCY_KEYWORDS = [
-    ("elevator", ("电梯", "困人")),
-    ("flood_fire_crime", ("跑水", "火情", "火灾", "着火", "匪")),
-    ("outage", ("超过一个房间", "多个房间", "停空调", "停电话", "整栋", "整层")),
-    ("structure", ("结构",)),
-    ("electric", ("线路", "漏电", "停电", "短路")),
-    ("water", ("水泵", "爆裂", "爆管", "漏水", "停水", "水管")),
-    ("stairs", ("楼板", "踏步", "扶手", "栏杆", "楼梯")),
-    ("falling", ("坠落", "玻璃", "外墙")),
-    ("other_danger", ("危险", "其他")),
-]
-
-
-class MaterialProvider(LabeledEnum):
-    owner = "owner"
-    company = "company"
-
-    @classmethod
-    def labels(cls):
-        return {"owner": _l("业主"), "company": _l("公司")}
-
-
-class DelayKind(LabeledEnum):
-    objective = "objective"
-    material = "material"
-
-    @classmethod
-    def labels(cls):
-        return {"objective": _l("客观原因"), "material": _l("缺材料/备件")}
-
-
-def parse_code(field: str, value, enum_cls, required: bool = True, synonyms: dict | None = None) -> str | None:
-    """A code from the API or a form; the Chinese label is accepted too."""
-    if value is None or value == "":
-        if required:
-            raise ValidationError(field, _l("请选择"))
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if text in {m.value for m in enum_cls}:
-            return text
-        if synonyms and text.lower() in synonyms:
-            return synonyms[text.lower()]
-        for code, label in enum_cls.labels().items():
-            if text == str(label):
-                return code
-    choices = "、".join(f"{m.value}({enum_cls.label_of(m.value)})" for m in enum_cls)
-    raise ValidationError(field, _l("取值不正确,可选:%(codes)s", codes=choices))
-
-
-def parse_emergency_reason(value) -> str:
-    """One of the handbook's reasons: its code, its label or words of it (电梯困人 → elevator)."""
-    if isinstance(value, str) and value.strip():
-        text = value.strip()
-        if text in {m.value for m in EmergencyReason}:
-            return text
-        for code, words in EMERGENCY_KEYWORDS:
-            if text == EmergencyReason.label_of(code) or any(w in text for w in words):
-                return code
-    raise ValidationError(
-        "emergency_reason",
-        _l("急修原因须是手册所列情形之一:%(list)s", list=";".join(str(v) for v in EmergencyReason.labels().values())),
-    )
-
-
-# ---------------------------------------------------------------- period, numbers, money
-def period_of(moment: datetime) -> str:
-    """维修单 一.7: the month recorded in, except the last 2 days belong to the next (Asia/Shanghai)."""
-    day = local_date(moment)
-    last = calendar.monthrange(day.year, day.month)[1]
-    year, month = day.year, day.month
-    if day.day > last - 2:
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return f"{year:04d}-{month:02d}"
-
-
-def period_bounds(period: str) -> tuple[datetime, datetime]:
-    """The [start, end) instants (UTC) of the recordings that belong to a period."""
-    year, month = int(period[:4]), int(period[5:7])
-    prev_year, prev_month = (year - 1, 12) if month == 1 else (year, month - 1)
-    prev_last = calendar.monthrange(prev_year, prev_month)[1]
-    start = datetime(prev_year, prev_month, prev_last - 1, tzinfo=TZ)
-    last = calendar.monthrange(year, month)[1]
-    end = datetime(year, month, last - 1, tzinfo=TZ)
-    return as_utc(start), as_utc(end)
-
-
-class DocCounter(Model):
-    """The last number handed out per series (`WX-202611`): one row, updated under a row lock."""
-
-    __tablename__ = "doc_counter"
-    key: Mapped[str] = mapped_column(String(20), primary_key=True)
-    last: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-
-    def __repr__(self) -> str:
-        return f"{self.key}:{self.last}"
-
-
-def next_number(session, key: str) -> int:
-    """The next number of a series, unique however many clerks save at the same moment.
-
-    The UPDATE takes the row's write lock (PostgreSQL) or the database's (SQLite) until commit,
-    so concurrent savers queue; the first number of a series is inserted under a savepoint and
-    retried when another transaction inserted it first.
-    """
-    for _attempt in range(5):
-        result = session.execute(
-            update(DocCounter).where(DocCounter.key == key).values(last=DocCounter.last + 1).execution_options(synchronize_session=False)
-        )
-        if result.rowcount:
-            return session.scalar(select(DocCounter.last).where(DocCounter.key == key).execution_options(populate_existing=True))
-        try:
-            with session.begin_nested():
-                session.add(DocCounter(key=key, last=1))
-            return 1
-        except IntegrityError:
-            continue
-    raise RuntimeError(f"could not allocate a number for {key}")
-
-
-def order_number(period: str, seq: int) -> str:
-    return f"WX-{period.replace('-', '')}-{seq:04d}"
 
 
 # ---------------------------------------------------------------- models
@@ -698,7 +449,7 @@ class RepairOrder(EstateOwned, AuditMixinNullable, Model):
     def register(cls, session, actor, now: datetime | None = None, **fields) -> RepairOrder:
         """登记: validate what the clerk entered, number the order and log it; with a department it is
         dispatched at once (an emergency from the phone). Raises ValidationError naming the field."""
-        return _register(cls, session, actor, now or utcnow(), fields)
+        return register_order(cls, session, actor, now or utcnow(), fields)
 
 
 class RepairMaterial(Model):
@@ -805,168 +556,8 @@ def status_labels(code: str | None) -> str:
 repair_flow = register_workflow(Workflow(object_type=OBJECT_TYPE, permission_view=PERMISSION_VIEW, status_labels=status_labels))
 
 
-# ---------------------------------------------------------------- registration
-REGISTER_FIELDS = {
-    "estate_id", "unit_id", "owner_id", "contact_phone", "contact_name", "location", "problem", "category", "kind",
-    "urgency", "emergency_reason", "paid", "source", "appointment_at", "recorded_at", "note", "department_id",
-    "assignee_id", "origin_type", "origin_id",
-}
-
-
-def can_backdate(actor) -> bool:
-    return actor.can("can_backdate", PERMISSION_VIEW)
-
-
-def optional_text(field: str, value, max_len: int) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return require_text(field, value, max_len)
-
-
-def _register(cls, session, actor, now: datetime, fields: dict) -> RepairOrder:
-    from app.scope import check_estate_write
-    from models.master import Estate, Owner, Unit, check_phone
-
-    unknown = sorted(set(fields) - REGISTER_FIELDS)
-    if unknown:
-        raise ValidationError(unknown[0], _l("不认识的字段"))
-    if not actor.can("can_write", PERMISSION_VIEW):
-        raise PermissionDenied(_l("您没有登记维修单的权限"))
-
-    estate_id = parse_int("estate_id", fields.get("estate_id"), required=False)
-    unit_id = parse_int("unit_id", fields.get("unit_id"), required=False)
-    owner_id = parse_int("owner_id", fields.get("owner_id"), required=False)
-    owner = unit = None
-    if owner_id is not None:
-        owner = session.get(Owner, owner_id)
-        if owner is None:
-            raise ValidationError("owner_id", _l("业户不存在"))
-    if unit_id is not None:
-        unit = session.get(Unit, unit_id)
-        if unit is None:
-            raise ValidationError("unit_id", _l("房屋不存在"))
-    if owner is not None:
-        if unit is None:
-            unit = owner.unit
-        elif owner.unit_id != unit.id:
-            raise ValidationError("owner_id", _l("该业户不是所选房屋的业户"))
-    if unit is not None:
-        if estate_id is not None and unit.estate_id != estate_id:
-            raise ValidationError("unit_id", _l("房屋不属于所选小区/大厦"))
-        estate_id = unit.estate_id
-    if estate_id is None:
-        raise ValidationError("estate_id", _l("请选择小区/大厦"))
-    if session.get(Estate, estate_id) is None:
-        raise ValidationError("estate_id", _l("小区/大厦不存在"))
-
-    location = optional_text("location", fields.get("location"), 200)
-    if unit is None and not location:
-        raise ValidationError("location", _l("公共区域报修请填写位置"))
-    problem = require_text("problem", fields.get("problem"), 2000, _l("请填写报修内容"))
-    category = parse_code("category", fields.get("category"), RepairCategory)
-    kind = parse_code("kind", fields.get("kind") or RepairKind.repair.value, RepairKind)
-    source = parse_code("source", fields.get("source") or RepairSource.hotline.value, RepairSource, synonyms=SOURCE_SYNONYMS)
-    urgency = parse_code("urgency", fields.get("urgency") or Urgency.normal.value, Urgency)
-    reason = fields.get("emergency_reason")
-    if urgency == Urgency.emergency.value:
-        if reason is None or reason == "":
-            raise ValidationError("emergency_reason", _l("急修须选择急修原因"))
-        reason = parse_emergency_reason(reason)
-    elif reason not in (None, ""):
-        raise ValidationError("emergency_reason", _l("只有急修才填写急修原因"))
-    else:
-        reason = None
-    paid = parse_bool("paid", fields.get("paid"), required=False) or False
-
-    contact_name = optional_text("contact_name", fields.get("contact_name"), 40)
-    phone = fields.get("contact_phone")
-    if phone not in (None, ""):
-        if not isinstance(phone, str):
-            raise ValidationError("contact_phone", _l("电话号码必须是文字"))
-        phone = check_phone("contact_phone", phone)
-    elif owner is not None:
-        phone = owner.phone
-    else:
-        raise ValidationError("contact_phone", _l("请填写联系电话"))
-
-    recorded_at = parse_dt("recorded_at", fields.get("recorded_at"))
-    backdated = False
-    if recorded_at is None:
-        recorded_at = now
-    elif recorded_at > now + CLOCK_TOLERANCE:
-        raise ValidationError("recorded_at", _l("登记时间不能晚于现在"))
-    elif recorded_at < now - CLOCK_TOLERANCE:
-        if not can_backdate(actor):
-            raise ValidationError("recorded_at", _l("只有总值班员或系统管理员可以补录以前的登记时间"))
-        if recorded_at < now - BACKDATE_LIMIT:
-            raise ValidationError("recorded_at", _l("补录的登记时间不能早于一年前"))
-        backdated = True
-    appointment_at = parse_dt("appointment_at", fields.get("appointment_at"))
-    if appointment_at is not None and appointment_at < recorded_at - timedelta(hours=1):
-        raise ValidationError("appointment_at", _l("预约维修时间不能早于登记时间"))
-    origin_type = optional_text("origin_type", fields.get("origin_type"), 30)
-    origin_id = parse_int("origin_id", fields.get("origin_id"), required=False)
-
-    order = cls(
-        estate_id=estate_id,
-        unit_id=unit.id if unit is not None else None,
-        owner_id=owner.id if owner is not None else None,
-        contact_name=contact_name,
-        contact_phone=phone,
-        location=location,
-        problem=problem,
-        category=category,
-        kind=kind,
-        source=source,
-        urgency=urgency,
-        emergency_reason=reason,
-        paid=paid,
-        appointment_at=appointment_at,
-        note=optional_text("note", fields.get("note"), 2000),
-        origin_type=origin_type,
-        origin_id=origin_id,
-        recorded_at=recorded_at,
-        recorded_by_id=actor.user_id,
-        backdated=backdated,
-        status=S.registered.value,
-        service_fee=ZERO,
-        material_total=ZERO,
-        total=ZERO,
-    )
-    check_estate_write(order, session)
-    department_id = fields.get("department_id")
-    if department_id not in (None, ""):
-        # checked before a number is spent; dispatch checks it again with the order in hand
-        if not actor.can("can_dispatch", PERMISSION_VIEW):
-            raise PermissionDenied(_l("您没有「派单」的权限"))
-
-    period = period_of(recorded_at)
-    order.period = period
-    order.number = order_number(period, next_number(session, "WX-" + period.replace("-", "")))
-    session.add(order)
-    session.flush()
-    session.add(
-        Event(
-            object_type=OBJECT_TYPE,
-            object_id=order.id,
-            transition="register",
-            from_status=None,
-            to_status=S.registered.value,
-            note=str(_l("补录(倒填登记时间 %(t)s)", t=fmt_dt(recorded_at))) if backdated else None,
-            user_id=actor.user_id,
-            at=now,
-        )
-    )
-    session.flush()
-    if department_id not in (None, ""):
-        params = {"department_id": department_id}
-        if fields.get("assignee_id") not in (None, ""):
-            params["assignee_id"] = fields["assignee_id"]
-        if backdated:
-            params["dispatched_at"] = recorded_at
-        repair_flow.apply(session, order, "dispatch", actor, now, params)
-    logger.info("repair order %s registered", order.number)
-    return order
+# ---------------------------------------------------------------- registration (models/repair_intake.py)
+from models.repair_intake import REGISTER_FIELDS, can_backdate, optional_text, register_order  # noqa: E402,F401
 
 
 def local_month(moment: datetime) -> str:

@@ -432,7 +432,7 @@ class RepairOrderView(TransitionViewMixin, ScopedModelView):
     edit_form_extra_fields = {"appointment_at": LocalDateTimeField(_l("预约维修时间"))}
     search_columns = [
         "estate", "period", "status", "category", "urgency", "return_due_at", "assignee", "department", "number",
-        "kind", "source", "paid", "recorded_at", "problem",
+        "kind", "source", "paid", "recorded_at", "returned_at", "problem",
     ]
     search_filters = {
         "period": [FilterCode],
