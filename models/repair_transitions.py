@@ -88,14 +88,25 @@ def is_company(actor) -> bool:
     return actor.system or bool(actor.role_names & company_roles())
 
 
-def check_own(order: RepairOrder, actor) -> None:
-    """Repair staff start and complete only the orders assigned to them."""
+def check_own(order: RepairOrder, actor, may_take: bool = False) -> None:
+    """Repair staff start and complete only the orders assigned to them. An order of their section
+    that nobody was assigned to becomes theirs when they start it (`may_take`)."""
     if is_company(actor):
         return
     if order.assignee_id is None:
+        if may_take and can_take(order, actor):
+            return
         raise PermissionDenied(_l("这张维修单还没有指派维修人员,请处主任先指派"))
     if order.assignee_id != actor.staff_id:
         raise PermissionDenied(_l("只能处理派给自己的维修单(本单维修人员:%(name)s)", name=order.assignee_name))
+
+
+def can_take(order: RepairOrder, actor) -> bool:
+    """A repair worker of the order's section (or of no section) may take an unassigned order."""
+    staff = actor.staff
+    if staff is None or not staff.active or order.assignee_id is not None:
+        return False
+    return staff.department_id is None or staff.department_id == order.department_id
 
 
 def check_section(order: RepairOrder, actor) -> None:
@@ -377,7 +388,7 @@ def _report_delay(order: RepairOrder, actor, now, session, kind=None, reason=Non
 
 @repair_flow.add("start", [S.accepted], S.in_progress.value, _l("开工"))
 def _start(order: RepairOrder, actor, now, session, quoted_amount=None, owner_consent=None, fee_standard_id=None, fee_quantity=None, started_at=None):
-    check_own(order, actor)
+    check_own(order, actor, may_take=True)
     fee = None
     if fee_standard_id not in (None, ""):
         from models.billing import FeeStandard  # 维修收费标准 (set by the administrator, kept by billing)
@@ -396,12 +407,17 @@ def _start(order: RepairOrder, actor, now, session, quoted_amount=None, owner_co
         if not consent:
             raise ValidationError("owner_consent", _l("有偿维修须征得业主认可报价后才能开工"))
     at = stated_time("started_at", started_at, now, order.picked_up_at or order.dispatched_at, _l("开工时间不能早于接单时间"))
+    taken = order.assignee_id is None and actor.staff is not None and not actor.system
+    if taken:
+        hand_to(session, order, actor.staff, now)
     order.started_at = at
     order.quoted_amount = quote
     order.fee_standard_id = fee.id if fee is not None else None
     order.owner_consent = bool(consent)
     order.consent_at = now if consent else None
     when = stated_note(_l("开工"), at, now)
+    if taken:
+        when = str(_l("%(n)s 接手本单", n=actor.staff.name)) + when
     if quote is None:
         return when or None
     text = str(_l("报价 %(a)s 元", a=fmt_money(quote)))
@@ -608,7 +624,7 @@ def allowed_for(order: RepairOrder, actor, name: str) -> bool:
     for section heads (the permission and the state are checked by the workflow)."""
     try:
         if name in ("start", "complete"):
-            check_own(order, actor)
+            check_own(order, actor, may_take=name == "start")
         elif name == "sign_off" and REPAIR_STAFF in actor.role_names and not actor.role_names & {RECEPTION, DUTY_ROOM}:
             check_own(order, actor)
         elif name in ("accept", "assign", "transfer", "report_delay", "reject"):

@@ -180,17 +180,18 @@ def test_repair_staff_cannot_register_payments_or_touch_billing(app, world):
     assert ("can_complete", "RepairOrder") in grants and ("can_dispatch", "RepairOrder") not in grants
 
 
-def test_unassigned_order_cannot_be_started_by_a_worker(session, world):
+def test_an_unassigned_order_is_taken_by_the_worker_of_its_section_who_starts_it(session, world):
     order = register(session, world)
     move(session, order, "dispatch", world.actor("duty"), department_id=world.section.id)
     move(session, order, "accept", world.actor("head"))
     with pytest.raises(PermissionDenied) as denied:
-        repair_flow.apply(session, order, "start", world.actor("worker"))
+        repair_flow.apply(session, order, "start", world.actor("other_worker"))  # another section's worker
     assert "还没有指派维修人员" in denied.value.message
     session.rollback()
-    move(session, order, "assign", world.actor("head"), assignee_id=world.worker.staff.id)
     move(session, order, "start", world.actor("worker"))
-    assert order.status == "in_progress"
+    assert order.status == "in_progress" and order.assignee_id == world.worker.staff.id
+    with pytest.raises(PermissionDenied):
+        repair_flow.apply(session, order, "complete", world.actor("worker2"), params={"cause": "x", "work_hours": "1"})
 
 
 def test_every_move_is_logged_with_who_and_when(session, world):
