@@ -1,8 +1,8 @@
 """Repair orders after completion (接待 二.5, 五.5–7; 维修单 一.4): the revisit plan, after-rain
 revisits, the rectification notice 整改通知 and the move to 已回访.
 
-This module reacts to the repair order's transitions through listeners and never edits the
-order except through `repair_flow`:
+This module reacts to the repair order's transitions through listeners and moves the order only
+through `repair_flow` (the written notice also replaces the order's first rectification note):
 - `complete`: the order gets its revisit plan (`plan_for`); re-done work after a rectification
   gets its own revisit;
 - a revisit recorded with a problem sends the order to 整改中 (`rectify {notice}`) and opens a
