@@ -121,10 +121,22 @@ class FeeStandard(EstateOwned, AuditMixinNullable, Model):
     def __repr__(self) -> str:
         return f"{self.name}({fmt_money(self.labour_price)}元/{self.unit})"
 
+    @property
+    def category_label(self) -> str:
+        from models.repair_codes import RepairCategory
+
+        return RepairCategory.label_of(self.category)
+
     def validate(self, session) -> None:
         self.name = require_text("name", self.name, 80, _l("请填写收费项目"))
         self.unit = require_text("unit", self.unit, 20, _l("请填写计价单位,如 次、米、个"))
         self.labour_price = parse_money("labour_price", self.labour_price)
+        if self.category not in (None, ""):
+            from models.repair_codes import RepairCategory
+
+            self.category = parse_choice("category", self.category, RepairCategory)
+        else:
+            self.category = None
         if self.active is None:
             self.active = True
         dup = session.scalar(

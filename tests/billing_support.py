@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+import pytest
 import time_machine
 
 from models.base import TZ
@@ -71,3 +72,28 @@ def household(make, estate, room, name="张三", phone="13812345678"):
         building = make.building(estate)
         estate._test_building = building
     return make.owner(unit=make.unit(building, room), name=name, phone=phone)
+
+
+
+_HASH: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def quick_passwords(monkeypatch, app):
+    """Users made by `make.user` get a cheap hash of the test password: creating and logging in real
+    users stays real, without a quarter second of scrypt each time (imported by the billing tests)."""
+    from werkzeug.security import generate_password_hash
+
+    from tests.conftest import PASSWORD
+
+    if "h" not in _HASH:
+        _HASH["h"] = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
+    sm = app.appbuilder.sm
+    original = sm.add_user
+
+    def add_user(username, first_name, last_name, email, role, password="", hashed_password="", **kw):
+        if password == PASSWORD and not hashed_password:
+            password, hashed_password = "", _HASH["h"]
+        return original(username, first_name, last_name, email, role, password=password, hashed_password=hashed_password, **kw)
+
+    monkeypatch.setattr(sm, "add_user", add_user)

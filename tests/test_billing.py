@@ -23,7 +23,7 @@ from models.billing import (
 )
 from models.task import Task
 from models.workflow import Actor
-from tests.billing_support import announced_list, at, deliver, household, item
+from tests.billing_support import announced_list, at, deliver, household, item, quick_passwords  # noqa: F401  (quick_passwords: autouse)
 
 
 @pytest.fixture()

@@ -8,7 +8,7 @@ import pytest
 from openpyxl import load_workbook
 
 from jobs import run_job
-from tests.billing_support import announced_list, at, deliver, household, item
+from tests.billing_support import announced_list, at, deliver, household, item, quick_passwords  # noqa: F401  (quick_passwords: autouse)
 from tests.conftest import api_token
 
 

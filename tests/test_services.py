@@ -24,7 +24,7 @@ from models.services_subscription import (
     subscription_flow,
 )
 from models.workflow import Actor
-from tests.billing_support import announced_list, at, deliver, household, item
+from tests.billing_support import announced_list, at, deliver, household, item, quick_passwords  # noqa: F401  (quick_passwords: autouse)
 from tests.conftest import api_token, login
 
 

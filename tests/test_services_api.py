@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.billing_support import announced_list, household, item
+from tests.billing_support import announced_list, household, item, quick_passwords  # noqa: F401  (quick_passwords: autouse)
 from tests.conftest import api_token
 
 

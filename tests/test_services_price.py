@@ -15,7 +15,7 @@ from models.services_price import PriceList, PriceListLine, add_line, price_in_f
 from models.system import Setting
 from models.task import Task
 from models.workflow import Actor, TransitionRefused
-from tests.billing_support import announced_list, at, deliver, household, item
+from tests.billing_support import announced_list, at, deliver, household, item, quick_passwords  # noqa: F401  (quick_passwords: autouse)
 from tests.conftest import api_token
 
 

@@ -24,6 +24,7 @@ from models.billing import (
     accounts,
     register_payment,
 )
+from models.repair_codes import RepairCategory
 from models.workflow import WORKFLOWS
 from views import add_screen
 from views.base import (
@@ -234,6 +235,7 @@ class FeeStandardView(ListToolbarMixin, ScopedModelView):
     label_columns = {
         "name": _l("收费项目"),
         "category": _l("类别"),
+        "category_label": _l("类别"),
         "unit": _l("计价单位"),
         "labour_price": _l("人工费(元)"),
         "material_note": _l("材料说明"),
@@ -241,12 +243,20 @@ class FeeStandardView(ListToolbarMixin, ScopedModelView):
         "active": _l("启用"),
         "estate": _l("适用小区/大厦(空为全公司)"),
     }
-    list_columns = ["name", "category", "unit", "labour_price", "material_note", "estate", "active"]
+    list_columns = ["category_label", "name", "unit", "labour_price", "material_note", "estate", "active"]
     add_columns = edit_columns = ["name", "category", "unit", "labour_price", "material_note", "note", "estate", "active"]
-    show_columns = add_columns
+    show_columns = ["name", "category_label", "unit", "labour_price", "material_note", "note", "estate", "active"]
     search_columns = ["name", "category", "estate", "active"]
-    base_order = ("name", "asc")
+    base_order = ("category", "asc")
+    page_size = 50
+    add_form_extra_fields = edit_form_extra_fields = {
+        "category": SelectField(_l("类别"), choices=[("", "—")] + RepairCategory.choices(), validators=[Optional()]),
+    }
     export_title = _l("维修收费标准")
+    export_columns = [
+        ("category_label", _l("类别")), ("name", _l("收费项目")), ("unit", _l("计价单位")),
+        ("labour_price", _l("人工费(元)"), "money"), ("material_note", _l("材料说明")), ("estate.name", _l("适用小区/大厦")),
+    ]
 
 
 class FeeStandardApi(ChineseErrorsMixin, ScopedModelRestApi):

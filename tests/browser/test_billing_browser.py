@@ -1,7 +1,7 @@
 """Finance registers a payment on the real page (CSRF on): a Chinese refusal first, then the request follows."""
 
 from jobs import run_job
-from tests.billing_support import announced_list, at, deliver, household, item
+from tests.billing_support import announced_list, at, deliver, household, item, quick_passwords  # noqa: F401  (quick_passwords: autouse)
 from tests.browser.conftest import ui_login
 from tests.conftest import PASSWORD
 
