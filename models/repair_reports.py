@@ -32,13 +32,16 @@ def period_condition(period: str | None):
     return RepairOrder.period == period
 
 
-def orders_query(period: str | None = None, estate_id: int | None = None):
+def orders_query(period: str | None = None, estate_id: int | None = None, estate_ids: set[int] | None = None):
+    """The orders of a period, of one estate or of a set of estates (None: all), in number order."""
     query = select(RepairOrder).options(selectinload(RepairOrder.materials)).order_by(RepairOrder.number)
     cond = period_condition(period)
     if cond is not None:
         query = query.where(cond)
     if estate_id:
         query = query.where(RepairOrder.estate_id == estate_id)
+    if estate_ids is not None:
+        query = query.where(RepairOrder.estate_id.in_(estate_ids))
     return query
 
 
@@ -169,8 +172,8 @@ def _title(name: str, period: str | None) -> str:
     return f"{name} {period}" if period else name
 
 
-def write_monthly_orders(session, period: str, path: str, estate_id: int | None = None) -> int:
-    rows = _numbered(iter_orders(session, orders_query(period, estate_id)))
+def write_monthly_orders(session, period: str, path: str, estate_id: int | None = None, estate_ids: set[int] | None = None) -> int:
+    rows = _numbered(iter_orders(session, orders_query(period, estate_id, estate_ids)))
     subtitle = f"总值班室 · 期间 {period}(每月末最后 2 天登记的维修单属下月)· 制表 {local(utcnow()).strftime('%Y-%m-%d')}"
     return write_file(path, _title("维修单月报表", period), MONTHLY_COLUMNS, rows, subtitle=subtitle)
 

@@ -166,3 +166,60 @@ def test_staff_statistics_page(client, world, session):
     as_user(client, world, "head")
     page = text(client.get("/repairstats/"))
     assert "维修人员统计" in page and "员工worker" in page and "100.0%" in page
+
+
+def test_editing_the_description_and_refusing_edits_of_a_cancelled_order(client, world, session):
+    order = register(session, world)
+    as_user(client, world, "clerk")
+    page = text(client.get(f"/repairorderview/edit/{order.id}"))
+    assert "修改维修单" in page and "报修内容" in page
+    resp = client.post(f"/repairorderview/edit/{order.id}", data={
+        "problem": "卫生间水龙头漏水,阀门也拧不动", "contact_phone": "13912345678", "row_version": str(order.version),
+    })
+    assert resp.status_code == 302
+    session.refresh(order)
+    assert order.problem == "卫生间水龙头漏水,阀门也拧不动"
+    move(session, order, "cancel", world.actor("clerk"), reason="业主自行修好")
+    resp = client.post(f"/repairorderview/edit/{order.id}", data={"problem": "改", "row_version": str(order.version)})
+    assert "已关闭、已退单或已取消的维修单不能修改" in text(resp)
+    session.refresh(order)
+    assert order.problem == "卫生间水龙头漏水,阀门也拧不动"
+
+
+def test_purchaser_buys_a_requisition_from_its_screen(client, world, session):
+    order = order_in(session, world, "in_progress")
+    move(session, order, "report_delay", world.actor("head"), kind="material", reason="缺球阀",
+         items=[{"name": "球阀", "spec": "DN25", "quantity": "2", "unit": "个"}])
+    req = order.requisitions[0]
+    as_user(client, world, "purchaser")
+    page = text(client.get("/requisitionview/list/"))
+    assert "请购单" in page and req.number in page and "球阀 DN25 × 2个" in page and "待采购" in page
+    resp = client.post(f"/requisitionview/do/buy/{req.id}", data={"note": "五金城购得"})
+    assert resp.status_code == 302
+    session.refresh(req)
+    session.refresh(order)
+    assert req.status == "bought" and order.paused_since is None
+    as_user(client, world, "worker")
+    assert client.get("/requisitionview/list/").status_code in (302, 403)  # repair staff have no requisition screen
+
+
+def test_statistics_export_and_monthly_sheet_stay_in_the_users_estates(client, world, session, make):
+    order_in(session, world, "returned")
+    as_user(client, world, "duty")
+    resp = client.get("/repairstats/export/")
+    rows = [[c.value for c in r] for r in load_workbook(io.BytesIO(resp.data)).active.iter_rows()]
+    assert rows[2][:4] == ["维修人员", "部门", "派单", "转出"] and rows[3][0] == "员工worker"
+    other = make.estate("别的小区")
+    assert client.get(f"/repairorderview/monthly/?period=2026-12&estate_id={other.id}").status_code == 404
+    assert client.get("/repairorderview/monthly/?period=2026-13").status_code == 302
+
+
+def test_openapi_lists_the_repair_moves(client, world):
+    from tests.conftest import api_token
+
+    getattr(world, "admin")
+    h = api_token(client, world.admin.username)
+    spec = client.get("/api/v1/_openapi", headers=h)
+    assert spec.status_code == 200
+    paths = spec.json["paths"]
+    assert "/api/v1/repair_order/{pk}/{transition}" in paths and "/api/v1/repair_order/" in paths and "/api/v1/requisition/" in paths

@@ -685,15 +685,12 @@ class RepairOrderView(TransitionViewMixin, ScopedModelView):
         if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
             flash(str(_l("期间格式应为 YYYY-MM")), "danger")
             return redirect(url_for(f"{self.__class__.__name__}.list"))
-        ids = allowed_estate_ids()
+        ids = allowed_estate_ids()  # None: every estate
         estate_id = request.args.get("estate_id", type=int)
-        if ids is not None and (estate_id is None or estate_id not in ids):
-            estate_id = next(iter(sorted(ids)), None) if len(ids) == 1 else estate_id
-            if estate_id is None or estate_id not in ids:
-                flash(str(_l("请选择您负责的小区/大厦")), "danger")
-                return redirect(url_for(f"{self.__class__.__name__}.list"))
+        if estate_id is not None and ids is not None and estate_id not in ids:
+            abort(404)
         path = temp_xlsx_path()
-        write_monthly_orders(self.datamodel.session, period, path, estate_id)
+        write_monthly_orders(self.datamodel.session, period, path, estate_id, None if estate_id else ids)
         return send_xlsx_file(path, f"维修单月报表-{period}.xlsx")
 
 
