@@ -367,7 +367,7 @@ def _collection_rate(session, estate_id, now):
     if not billed:
         return None
     rate = ratio(min(paid or 0, billed), billed)
-    return rate, str(_l("已收 %(p)s / 应收 %(b)s 元", p=f"{Decimal(paid or 0):,.2f}", b=f"{Decimal(billed):,.2f}"))
+    return rate, str(_l("已收 %(p)s / %(b)s 元", p=f"{Decimal(paid or 0):,.2f}", b=f"{Decimal(billed):,.2f}"))
 
 
 register(

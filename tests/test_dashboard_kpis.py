@@ -124,7 +124,7 @@ def test_collection_rate_of_requests_that_fell_due(client, session, manager, mak
     )
     session.commit()
     t = tile(client.get("/").get_data(as_text=True), "collection_rate")
-    assert t["value"] == "66.7%" and t["status"] == "missed" and t["note"] == "已收 200.00 / 应收 300.00 元"
+    assert t["value"] == "66.7%" and t["status"] == "missed" and t["note"] == "已收 200.00 / 300.00 元"
     text = client.get(t["url"]).get_data(as_text=True)
     assert "FK-1" in text and "FK-2" in text and "FK-3" not in text
 
