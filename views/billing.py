@@ -217,6 +217,19 @@ def money_cell(value) -> str:
 
 
 # ---------------------------------------------------------------- fee standards
+# foreign keys and bookkeeping columns as the field history (修改记录) names them
+ID_LABELS = {
+    "estate_id": _l("小区/大厦"),
+    "owner_id": _l("业户"),
+    "unit_id": _l("房屋"),
+    "staff_id": _l("员工"),
+    "payment_request_id": _l("付款请求书"),
+    "registered_by_id": _l("登记人"),
+    "issued_at": _l("开具时间"),
+    "price_list_id": _l("价格表"),
+    "service_item_id": _l("服务项目"),
+    "venue_id": _l("场地"),
+}
 FULL = ["can_read", "can_write", "can_delete", "can_export"]
 # A screen and a REST resource of one concept declare the same permissions (FAB removes from a concept
 # what one of its views does not declare).
@@ -242,7 +255,7 @@ class FeeStandardView(ListToolbarMixin, ScopedModelView):
         "note": _l("备注"),
         "active": _l("启用"),
         "estate": _l("适用小区/大厦(空为全公司)"),
-    }
+    } | ID_LABELS
     list_columns = ["category_label", "name", "unit", "labour_price", "material_note", "estate", "active"]
     add_columns = edit_columns = ["name", "category", "unit", "labour_price", "material_note", "note", "estate", "active"]
     show_columns = ["name", "category_label", "unit", "labour_price", "material_note", "note", "estate", "active"]
@@ -315,7 +328,7 @@ class PaymentRequestView(DocumentViewMixin, TransitionViewMixin, ScopedModelView
     base_permissions = REQUEST_PERMS
     list_title = _l("付款请求书")
     show_title = _l("付款请求书")
-    label_columns = REQUEST_LABELS
+    label_columns = REQUEST_LABELS | ID_LABELS
     list_columns = ["number", "estate", "unit", "payer", "period", "total", "paid_amount", "balance", "due_on", "status_label"]
     show_columns = ["number", "estate", "unit", "payer", "period", "issued_on", "due_on", "total", "total_in_words",
                     "paid_amount", "balance", "status_label", "collector"]
@@ -419,7 +432,7 @@ class PaymentView(ListToolbarMixin, ScopedModelView):
         "registered_by": _l("登记人"),
         "note": _l("备注"),
         "period": _l("费用期间"),
-    }
+    } | ID_LABELS
     formatters_columns = {"registered_by": user_label}
     list_columns = ["paid_at", "payment_request", "estate", "amount", "method_label", "receipt_no", "registered_by"]
     show_columns = ["payment_request", "estate", "period", "amount", "method_label", "receipt_no", "paid_at", "registered_by", "note"]

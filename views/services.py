@@ -25,7 +25,7 @@ from models.services import (
 )
 from views import add_screen
 from views.base import ScopedModelRestApi, ScopedModelView, TransitionViewMixin, transition_action
-from views.billing import ChineseErrorsMixin, DocumentViewMixin, ListToolbarMixin
+from views.billing import ID_LABELS, ChineseErrorsMixin, DocumentViewMixin, ListToolbarMixin
 
 RW = ("read", "write")
 FULL = ["can_read", "can_write", "can_delete", "can_export"]
@@ -79,7 +79,7 @@ class ServiceItemView(ListToolbarMixin, ScopedModelView):
     show_title = _l("服务项目详情")
     add_title = _l("新增服务项目")
     edit_title = _l("编辑服务项目")
-    label_columns = ITEM_LABELS
+    label_columns = ITEM_LABELS | ID_LABELS
     list_columns = ["category_label", "name", "kind_label", "unit", "price", "cost", "deposit", "prepayment", "long_term", "estate", "active"]
     add_columns = edit_columns = ["name", "kind", "category", "unit", "price", "cost", "deposit", "prepayment",
                                   "long_term", "description", "estate", "active"]
@@ -163,7 +163,7 @@ class DirectoryEntryView(ListToolbarMixin, ScopedModelView):
         "note": _l("备注"),
         "active": _l("有效"),
         "estate": _l("小区/大厦(空为全公司)"),
-    }
+    } | ID_LABELS
     list_columns = ["category_label", "name", "phone", "contact", "address", "business", "hours"]
     add_columns = edit_columns = ["category", "name", "phone", "contact", "address", "business", "hours", "note", "estate", "active"]
     show_columns = ["category_label", "name", "phone", "contact", "address", "business", "hours", "note", "estate", "active"]
@@ -209,7 +209,7 @@ class VenueView(ListToolbarMixin, ScopedModelView):
         "capacity": _l("容纳人数"),
         "location": _l("位置"),
         "active": _l("开放中"),
-    }
+    } | ID_LABELS
     list_columns = ["estate", "name", "kind_label", "hours_text", "max_hours", "capacity", "location", "active"]
     add_columns = edit_columns = ["estate", "name", "kind", "opens", "closes", "max_hours", "capacity", "location", "active"]
     show_columns = ["estate", "name", "kind_label", "hours_text", "max_hours", "capacity", "location", "active"]
@@ -262,7 +262,7 @@ class VenueBookingView(DocumentViewMixin, TransitionViewMixin, ScopedModelView):
         "status_label": _l("状态"),
         "cancel_reason": _l("取消原因"),
         "note": _l("备注"),
-    }
+    } | ID_LABELS
     list_columns = ["venue", "time_text", "booker_name", "phone", "people", "purpose", "status_label"]
     add_columns = edit_columns = ["venue", "owner", "booker_name", "phone", "starts_at", "ends_at", "people", "purpose", "note"]
     show_columns = ["venue", "estate", "owner", "booker_name", "phone", "time_text", "people", "purpose", "status_label",

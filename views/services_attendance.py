@@ -17,6 +17,7 @@ from models.base import DomainError, local_date, utcnow
 from models.services_attendance import Attendance, daily_sheet, sign_in, sign_out, today_record
 from views import add_screen
 from views.base import PERMISSION_MAP, ScopedModelRestApi, ScopedModelView, commit_or_conflict, current_actor
+from views.billing import ID_LABELS
 
 roles.extend(
     {
@@ -47,7 +48,7 @@ class AttendanceView(ScopedModelView):
         "summary": _l("完成情况"),
         "hours": _l("在外时长"),
         "state_label": _l("状态"),
-    }
+    } | ID_LABELS
     list_columns = ["work_date", "estate", "staff", "signed_in_at", "plan", "signed_out_at", "summary", "hours"]
     show_columns = list_columns
     search_columns = ["work_date", "estate", "staff"]

@@ -22,7 +22,7 @@ from views.base import (
     commit_or_conflict,
     transition_action,
 )
-from views.billing import ChineseErrorsMixin, DocumentViewMixin, ListToolbarMixin, money_cell, user_label
+from views.billing import ID_LABELS, ChineseErrorsMixin, DocumentViewMixin, ListToolbarMixin, money_cell, user_label
 
 roles.extend(
     {
@@ -180,7 +180,7 @@ class PriceListLineView(ListToolbarMixin, ScopedModelView):
         "prepayment": _l("预交服务费(元)"),
         "note": _l("备注"),
         "estate": _l("小区/大厦"),
-    }
+    } | ID_LABELS
     list_columns = ["price_list", "category_label", "service_item", "unit", "price", "cost", "margin", "deposit", "prepayment"]
     add_columns = ["price_list", "service_item", "unit", "price", "cost", "deposit", "prepayment", "note"]
     edit_columns = ["unit", "price", "cost", "deposit", "prepayment", "note"]

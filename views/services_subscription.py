@@ -38,7 +38,7 @@ from views.base import (
     current_actor,
     transition_action,
 )
-from views.billing import ChineseErrorsMixin, DocumentViewMixin, ListToolbarMixin, money_cell, user_label
+from views.billing import ID_LABELS, ChineseErrorsMixin, DocumentViewMixin, ListToolbarMixin, money_cell, user_label
 
 roles.extend(
     {
@@ -132,7 +132,7 @@ class SubscriptionView(DocumentViewMixin, TransitionViewMixin, ScopedModelView):
     show_title = _l("长期服务登记")
     add_title = _l("登记长期服务")
     edit_title = _l("修改长期服务登记")
-    label_columns = SUB_LABELS
+    label_columns = SUB_LABELS | ID_LABELS
     list_columns = ["owner", "building_name", "room", "service_item", "price", "start_on", "signed_by", "deposit_status",
                     "prepayment_status", "status_label"]
     add_columns = ["owner", "service_item", "start_on", "note"]
@@ -269,7 +269,7 @@ class ServiceDeliveryView(ListToolbarMixin, ScopedModelView):
     show_title = _l("服务记录")
     add_title = _l("登记服务")
     edit_title = _l("修改服务记录")
-    label_columns = DELIVERY_LABELS
+    label_columns = DELIVERY_LABELS | ID_LABELS
     list_columns = ["delivered_at", "owner", "service_item", "quantity", "fee", "settlement_label", "staff", "owner_signed_by", "handover"]
     add_columns = edit_columns = ["subscription", "owner", "service_item", "delivered_at", "quantity", "settlement",
                                   "staff", "owner_signed_by", "note"]
@@ -376,7 +376,7 @@ class CashHandoverView(ListToolbarMixin, ScopedModelView):
         "note": _l("备注"),
         "staff_id": _l("交款人(服务人员)"),
         "received_by_id": _l("财务收款人"),
-    }
+    } | ID_LABELS
     formatters_columns = {"received_by": user_label}
     list_columns = ["handed_at", "estate", "staff", "delivery_count", "collected", "handed_in", "difference", "result_label", "received_by"]
     add_columns = ["estate", "staff", "handed_in", "receipt_no", "note"]
