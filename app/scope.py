@@ -6,12 +6,14 @@ a company-level role see all; jobs and the CLI (no request) see all.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from flask import current_app, g, has_request_context
 from flask_appbuilder.exceptions import DatabaseException
 from flask_appbuilder.models.sqla import filters as fab_filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import false, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -161,9 +163,42 @@ class LiteralFilterConverter(fab_filters.SQLAFilterConverter):
 
 
 class ScopedInterface(SQLAInterface):
-    """SQLAInterface that filters every read by estate and checks every write."""
+    """SQLAInterface that filters every read by estate and checks every write.
+
+    A list page (screen or REST) may be read with loader options (what its columns need, eagerly,
+    and nothing else) and a capped count: `with datamodel.listing(options, count_limit): ...`
+    (`ScopedModelView.list_options` / `list_count_limit` and the same on `ScopedModelRestApi`).
+    A capped count reads at most `count_limit + 1` keys: a filter matching a million rows answers
+    `count_limit + 1` ("more than count_limit") in the time of a small one.
+    """
 
     filter_converter_class = LiteralFilterConverter
+
+    def __init__(self, obj, session=None):
+        super().__init__(obj, session)
+        self._list_options: tuple = ()
+        self._count_limit: int | None = None
+
+    @contextmanager
+    def listing(self, options=(), count_limit: int | None = None):
+        """Loader options and a capped count for the queries of one list page."""
+        saved = self._list_options, self._count_limit
+        self._list_options, self._count_limit = tuple(options or ()), count_limit
+        try:
+            yield self
+        finally:
+            self._list_options, self._count_limit = saved
+
+    def apply_all(self, query, *args, **kwargs):
+        query = super().apply_all(query, *args, **kwargs)
+        return query.options(*self._list_options) if self._list_options else query
+
+    def query_count(self, query, filters=None, select_columns=None) -> int:
+        if not self._count_limit:
+            return super().query_count(query, filters, select_columns)
+        keys = self._apply_inner_all(query.with_entities(*self.obj.__mapper__.primary_key), filters, aliases_mapping={})
+        capped = keys.order_by(None).limit(self._count_limit + 1).subquery()
+        return self.session.scalar(select(func.count()).select_from(capped))
 
     def _scope(self, query):
         cond = scope_condition(self.obj, allowed_estate_ids())

@@ -199,6 +199,18 @@ class ScopedModelView(SafeActionsMixin, ModelView):
         self.method_permission_name = mapping
         super().__init__(**kwargs)
 
+    # A list page's loader options (eager loading of what the columns show, nothing else) and its
+    # count strategy (None: exact; N: at most N + 1 keys are counted). Used by lists, not exports.
+    list_options: tuple = ()
+    list_count_limit: int | None = None
+
+    def _list(self, **kwargs):
+        listing = getattr(self.datamodel, "listing", None)
+        if listing is None or not (self.list_options or self.list_count_limit):
+            return super()._list(**kwargs)
+        with listing(self.list_options, self.list_count_limit):
+            return super()._list(**kwargs)
+
     def _init_forms(self):
         super()._init_forms()
         if versioned(self.datamodel.obj):
@@ -347,6 +359,17 @@ class ScopedModelRestApi(ModelRestApi):
     method_permission_name = PERMISSION_MAP
     allow_browser_login = False
     workflow_type: str | None = None
+
+    # As on ScopedModelView: loader options and count strategy of `GET /` (the list).
+    list_options: tuple = ()
+    list_count_limit: int | None = None
+
+    def get_list_headless(self, **kwargs):
+        listing = getattr(self.datamodel, "listing", None)
+        if listing is None or not (self.list_options or self.list_count_limit):
+            return super().get_list_headless(**kwargs)
+        with listing(self.list_options, self.list_count_limit):
+            return super().get_list_headless(**kwargs)
 
     def _domain_response(self, error: DomainError):
         self.datamodel.session.rollback()
