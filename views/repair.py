@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, flash, g, has_request_context, redirect, request, url_for
 from flask_appbuilder.actions import action
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.filters import FilterInFunction
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
@@ -73,7 +74,7 @@ roles.extend(
         "处主任": {
             RO: ("read", "export", "accept", "assign", "transfer", "report_delay", "reject"),
             "MyRepairOrder": BASE,
-            "Requisition": ("read", "write", "cancel"),
+            "Requisition": ("read", "cancel"),
             "RepairStats": BASE,
         },
         "维修人员": {RO: ("read", "start", "complete", "sign_off"), "MyRepairOrder": BASE},
@@ -434,6 +435,11 @@ class RepairOrderView(TransitionViewMixin, ScopedModelView):
         "estate", "period", "status", "category", "urgency", "return_due_at", "assignee", "department", "number",
         "kind", "source", "paid", "recorded_at", "returned_at", "problem",
     ]
+    # the search menu offers the people and sections of the filter bar, not every row of the company
+    search_form_query_rel_fields = {
+        "assignee": [["id", FilterInFunction, lambda: [int(v) for v, _ in bar_staff() if v]]],
+        "department": [["id", FilterInFunction, lambda: [int(v) for v, _ in bar_departments() if v]]],
+    }
     search_filters = {
         "period": [FilterCode],
         "status": [FilterCode],
@@ -477,7 +483,7 @@ class RepairOrderView(TransitionViewMixin, ScopedModelView):
                 "category": ("_flt_0_category", [("", "—")] + RepairCategory.choices()),
                 "urgency": ("_flt_0_urgency", [("", "—")] + Urgency.choices()),
                 "overdue": ("_flt_0_return_due_at", [("", "—"), ("1", str(_l("已超期"))), ("0", str(_l("未超期")))]),
-                "assignee": ("_flt_0_assignee", staff_choices(allowed_or_all())),
+                "assignee": ("_flt_0_assignee", bar_staff()),
             },
             "bar_labels": {
                 "estate": _l("小区/大厦"), "period": _l("期间"), "status": _l("状态"), "category": _l("类别"),
@@ -694,6 +700,24 @@ class RepairOrderView(TransitionViewMixin, ScopedModelView):
         return send_xlsx_file(path, f"维修单月报表-{period}.xlsx")
 
 
+def per_request(key: str, fn):
+    """A value computed once per request (the bar and the search menu share their choices)."""
+    if not has_request_context():
+        return fn()
+    cache = request.environ.setdefault("wuye.repair", {})
+    if key not in cache:
+        cache[key] = fn()
+    return cache[key]
+
+
+def bar_staff() -> list[tuple[str, str]]:
+    return per_request("staff", lambda: staff_choices(allowed_or_all()))
+
+
+def bar_departments() -> list[tuple[str, str]]:
+    return per_request("departments", lambda: department_choices(allowed_or_all()))
+
+
 def allowed_or_all() -> set[int]:
     ids = allowed_estate_ids()
     if ids is None:
@@ -743,7 +767,15 @@ class RepairRecordView(ScopedModelView):
     class_permission_name = RO
     base_permissions = ["can_read", "can_export"]
     list_title = _l("维修记录表")
-    label_columns = LABELS | {"recorded_at": _l("时间"), "problem_short": _l("维修内容"), "ledger_note": _l("备注")}
+    label_columns = LABELS | {
+        "recorded_at": _l("时间"),
+        "resident_name": _l("住户姓名"),
+        "contact_phone": _l("电话"),
+        "problem_short": _l("维修内容"),
+        "assignee_name": _l("维修人"),
+        "ledger_note": _l("备注"),
+    }
+    list_template = "wuye/repair_records.html"
     list_columns = [
         "recorded_at", "resident_company", "resident_name", "contact_phone", "problem_short", "number", "receiver_name",
         "recorder_name", "assignee_name", "ledger_note",

@@ -32,6 +32,8 @@ class RequisitionView(TransitionViewMixin, ScopedModelView):
 
     datamodel = ScopedInterface(PurchaseRequisition)
     class_permission_name = "Requisition"
+    # filed with a material delay on the order, changed only by its moves
+    base_permissions = ["can_read", "can_export"]
     workflow_type = "requisition"
     transition_forms = REQUISITION_FORMS
     list_title = _l("请购单")
@@ -61,7 +63,6 @@ class RequisitionView(TransitionViewMixin, ScopedModelView):
         "number", "order", "estate", "department", "reason", "items_text", "status_label", "filed_at", "filed_by", "due_at",
         "bought_at", "bought_by", "unavailable_at", "unavailable_reason", "note",
     ]
-    edit_columns = ["reason", "note"]
     search_columns = ["status", "estate", "department", "number", "filed_at"]
     search_filters = {"status": [FilterCode]}
     base_order = ("filed_at", "desc")
@@ -90,12 +91,11 @@ class RequisitionApi(ScopedModelRestApi):
     class_permission_name = "Requisition"
     datamodel = ScopedInterface(PurchaseRequisition)
     workflow_type = "requisition"
-    base_permissions = ["can_read", "can_write"] + [f"can_{n}" for n in REQUISITION_MOVES]
+    base_permissions = ["can_read"] + [f"can_{n}" for n in REQUISITION_MOVES]
     list_columns = show_columns = [
         "id", "number", "repair_order_id", "estate_id", "department_id", "reason", "status", "filed_at", "filed_by_id",
         "due_at", "bought_at", "unavailable_at", "unavailable_reason", "note", "item_lines",
     ]
-    edit_columns = ["reason", "note"]
     search_columns = ["repair_order_id", "estate_id", "department_id", "status", "number"]
     order_columns = ["id", "filed_at", "due_at"]
 
