@@ -300,9 +300,13 @@ def owner_choices() -> list[tuple[str, str]]:
 
 
 def department_choices(estate_ids: set[int]) -> list[tuple[str, str]]:
-    query = select(Department).where(Department.kind.in_(SECTION_KINDS)).order_by(Department.name)
-    rows = [d for d in g_session().scalars(query) if d.estate_id is None or d.estate_id in estate_ids]
-    return [("", "—")] + [(str(d.id), d.name) for d in rows]
+    query = (
+        select(Department.id, Department.name)
+        .where(Department.kind.in_(SECTION_KINDS))
+        .where(or_(Department.estate_id.is_(None), Department.estate_id.in_(sorted(estate_ids))))
+        .order_by(Department.name)
+    )
+    return [("", "—")] + [(str(i), name) for i, name in g_session().execute(query)]
 
 
 def staff_choices(estate_ids: set[int], department_id: int | None = None) -> list[tuple[str, str]]:
