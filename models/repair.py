@@ -78,7 +78,10 @@ class RepairOrder(EstateOwned, AuditMixinNullable, Model):
 
     __tablename__ = "repair_order"
     __table_args__ = (
-        Index("ix_repair_order_estate_status", "estate_id", "status"),
+        # the ledger's pages, newest first: an estate's orders, by status, company-wide by status
+        Index("ix_repair_order_estate_recorded", "estate_id", "recorded_at"),
+        Index("ix_repair_order_estate_status_recorded", "estate_id", "status", "recorded_at"),
+        Index("ix_repair_order_status_recorded", "status", "recorded_at"),
         Index("ix_repair_order_period_estate", "period", "estate_id"),
         Index("ix_repair_order_status_pickup", "status", "pickup_due_at"),
         Index("ix_repair_order_status_return", "status", "return_due_at"),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-11-29 01:33:52.818433
+Create Date: 2026-11-29 02:02:46.255906
 
 """
 from alembic import op
@@ -1040,7 +1040,8 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_repair_order_department_id'), ['department_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_repair_order_dispatched_at'), ['dispatched_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_repair_order_estate_id'), ['estate_id'], unique=False)
-        batch_op.create_index('ix_repair_order_estate_status', ['estate_id', 'status'], unique=False)
+        batch_op.create_index('ix_repair_order_estate_recorded', ['estate_id', 'recorded_at'], unique=False)
+        batch_op.create_index('ix_repair_order_estate_status_recorded', ['estate_id', 'status', 'recorded_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_repair_order_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_repair_order_month_end_flag'), ['month_end_flag'], unique=False)
         batch_op.create_index(batch_op.f('ix_repair_order_owner_id'), ['owner_id'], unique=False)
@@ -1050,6 +1051,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_repair_order_status'), ['status'], unique=False)
         batch_op.create_index('ix_repair_order_status_material', ['status', 'material_due_at'], unique=False)
         batch_op.create_index('ix_repair_order_status_pickup', ['status', 'pickup_due_at'], unique=False)
+        batch_op.create_index('ix_repair_order_status_recorded', ['status', 'recorded_at'], unique=False)
         batch_op.create_index('ix_repair_order_status_return', ['status', 'return_due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_repair_order_unit_id'), ['unit_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_repair_order_urgency'), ['urgency'], unique=False)
@@ -1688,6 +1690,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_repair_order_urgency'))
         batch_op.drop_index(batch_op.f('ix_repair_order_unit_id'))
         batch_op.drop_index('ix_repair_order_status_return')
+        batch_op.drop_index('ix_repair_order_status_recorded')
         batch_op.drop_index('ix_repair_order_status_pickup')
         batch_op.drop_index('ix_repair_order_status_material')
         batch_op.drop_index(batch_op.f('ix_repair_order_status'))
@@ -1697,7 +1700,8 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_repair_order_owner_id'))
         batch_op.drop_index(batch_op.f('ix_repair_order_month_end_flag'))
         batch_op.drop_index(batch_op.f('ix_repair_order_kind'))
-        batch_op.drop_index('ix_repair_order_estate_status')
+        batch_op.drop_index('ix_repair_order_estate_status_recorded')
+        batch_op.drop_index('ix_repair_order_estate_recorded')
         batch_op.drop_index(batch_op.f('ix_repair_order_estate_id'))
         batch_op.drop_index(batch_op.f('ix_repair_order_dispatched_at'))
         batch_op.drop_index(batch_op.f('ix_repair_order_department_id'))
