@@ -115,3 +115,18 @@ def test_managers_see_the_month_end_check_and_clerks_do_not(client, make, place)
     client.get("/logout/")
     login(client, "mgr")
     assert "物业经理走访考核" in client.get("/managervisitmonthview/list/").get_data(as_text=True)
+
+
+def test_month_end_checks_are_shown_only_for_managers_of_the_users_estates(client, session, make, place):
+    from models.reception_contact import check_manager_visits
+    from tests.test_reception_contact import at
+
+    estate = place[0]
+    other = make.estate("国贸中心")
+    make.user("物业经理", estates=[estate], username="mgr")
+    make.user("物业经理", estates=[other], username="elsewhere")
+    check_manager_visits(session, at("2026-10-31T20:00"))
+    session.commit()
+    login(client, "mgr")
+    page = client.get("/managervisitmonthview/list/").get_data(as_text=True)
+    assert "员工mgr" in page and "员工elsewhere" not in page

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import IntegerField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, NumberRange, Optional
 
 import app.roles as roles
-from app.scope import ScopedInterface
+from app.scope import ScopedInterface, allowed_estate_ids
+from models.master import staff_estate
 from models.reception_contact import ManagerVisitMonth, OwnerVisit, ReplyMethod, Satisfaction
 from models.reception_forum import Forum, ForumAction, ForumMode
 from views import add_screen
@@ -125,6 +128,20 @@ class OwnerVisitView(FollowUpViewMixin, RecordViewMixin, TransitionViewMixin, Sc
             item.staff_id = current_actor().staff_id
 
 
+class FilterManagersOfUserEstates(BaseFilter):
+    """The month-end checks of managers who work for one of the user's estates."""
+
+    name = "managers in scope"
+    arg_name = "mscope"
+
+    def apply(self, query, value):
+        ids = allowed_estate_ids()
+        if ids is None:
+            return query
+        serving = select(staff_estate.c.staff_id).where(staff_estate.c.estate_id.in_(ids or {0}))
+        return query.filter(ManagerVisitMonth.staff_id.in_(serving))
+
+
 class ManagerVisitMonthView(ScopedModelView):
     datamodel = SQLAInterface(ManagerVisitMonth)
     class_permission_name = "ManagerVisitMonth"
@@ -144,6 +161,7 @@ class ManagerVisitMonthView(ScopedModelView):
     show_columns = list_columns
     search_columns = ["period", "staff", "short"]
     base_order = ("period", "desc")
+    base_filters = [["staff_id", FilterManagersOfUserEstates, None]]
 
 
 # ---------------------------------------------------------------- 业户座谈会

@@ -12,7 +12,7 @@ import json
 from flask import request, url_for
 from flask_appbuilder import BaseView
 from flask_appbuilder.baseviews import expose
-from flask_appbuilder.security.decorators import has_access, has_access_api, permission_name
+from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -145,7 +145,7 @@ class ReceptionDeskView(BaseView):
         )
 
     @expose("/lookup")
-    @has_access_api
+    @has_access
     @permission_name("read")
     def lookup(self):
         """Households matching the typed phone, room or name (at most 10), in the user's estates."""
@@ -177,7 +177,7 @@ class ReceptionDeskView(BaseView):
         )
 
     @expose("/household/<int:owner_id>")
-    @has_access_api
+    @has_access
     @permission_name("read")
     def household(self, owner_id: int):
         """The household's open orders, complaints, unpaid requests and latest contacts."""
@@ -196,7 +196,7 @@ class ReceptionDeskView(BaseView):
         return self.json(data)
 
     @expose("/record", methods=["POST"])
-    @has_access_api
+    @has_access
     @permission_name("read")
     def record(self):
         """Save the call or visit (and its repair order or complaint) in one transaction."""

@@ -9,6 +9,12 @@
   var $ = function (id) { return document.getElementById(id); };
   var state = { owner: null, results: [], active: -1, timer: null, seq: 0 };
 
+  var EXPIRED = "登录已过期或无权限,请刷新页面后重新登录";
+  function asJson(r) {
+    var type = r.headers.get("Content-Type") || "";
+    if (r.redirected || type.indexOf("application/json") < 0) { throw new Error(EXPIRED); }
+    return r.json();
+  }
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
@@ -91,7 +97,7 @@
     var seq = ++state.seq;
     if (!q) { list.innerHTML = ""; state.results = []; return; }
     fetch(options.urls.lookup + "?q=" + encodeURIComponent(q), { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (r) { return r.json(); })
+      .then(asJson)
       .then(function (data) {
         if (seq !== state.seq) { return; }  // an older answer arriving late
         state.results = data.results || [];
@@ -111,6 +117,10 @@
           list.appendChild(item);
         });
         highlight();
+      })
+      .catch(function (err) {
+        list.innerHTML = "";
+        list.appendChild(el("div", { "class": "list-group-item text-danger" }, err.message === EXPIRED ? EXPIRED : "查找失败,请重试"));
       });
   }
   function highlight() {
@@ -151,7 +161,7 @@
   function loadHousehold() {
     if (!state.owner) { return; }
     fetch(options.urls.household.replace(/0$/, String(state.owner.owner_id)), { credentials: "same-origin" })
-      .then(function (r) { return r.json(); })
+      .then(asJson)
       .then(function (data) {
         if (!data.owner) { return; }
         $("hh-title").textContent = data.owner.estate + " " + data.owner.unit + " " + data.owner.name;
@@ -232,7 +242,7 @@
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
       body: JSON.stringify(body())
     }).then(function (r) {
-      return r.json().then(function (data) { return { status: r.status, data: data }; });
+      return asJson(r).then(function (data) { return { status: r.status, data: data }; });
     }).then(function (res) {
       save.disabled = false;
       var data = res.data;
@@ -259,9 +269,9 @@
       document.querySelector("input[name=follow_up][value='']").checked = true;
       followChanged();
       loadHousehold();
-    }).catch(function () {
+    }).catch(function (err) {
       save.disabled = false;
-      showResult("danger", ["网络错误,未保存,请重试"]);
+      showResult("danger", [err.message === EXPIRED ? EXPIRED + ";本次未保存" : "网络错误,未保存,请重试"]);
     });
   });
   $("desk-form").addEventListener("reset", function () {
