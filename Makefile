@@ -46,9 +46,15 @@ migration: $(STAMP)
 	mv migrations/versions/0001_initial_initial.py migrations/versions/0001_initial.py && rm -rf $$tmp && \
 	echo "migrations/versions/0001_initial.py regenerated"
 
+# Chinese source strings of app/, models/, views/, jobs/ and app/templates/ (see babel.cfg) into
+# translations/messages.pot, then both catalogues updated without fuzzy guesses. FAB's English strings
+# that we translate or reword stay because app/fab_strings.py marks them.
 extract: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
-	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k _l -k gettext -k lazy_gettext -k ngettext:1,2 \
+		-k lazy_ngettext:1,2 --add-comments=TRANSLATORS: --project=wuye --version=0.1 \
+		--sort-output --add-location=file --no-wrap -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations -D messages \
+		--no-fuzzy-matching --ignore-obsolete --no-wrap
 
 jobs: install
 	$(FLASK) jobs run
