@@ -110,32 +110,67 @@ EVERYONE = [
 ]
 
 
+def declared_permission_views(appbuilder) -> set[tuple[str, str]]:
+    """Every (permission, view_menu) pair the registered screens, APIs and menus define."""
+    pairs: set[tuple[str, str]] = set()
+    for view in appbuilder.baseviews:
+        for perm in view.base_permissions or ():
+            pairs.add((perm, view.class_permission_name))
+    for menu in appbuilder.menu.get_list():
+        pairs.add(("menu_access", menu.name))
+        for child in menu.childs:
+            if child.name != "-":
+                pairs.add(("menu_access", child.name))
+    return pairs
+
+
 def sync_roles(appbuilder) -> dict[str, int]:
-    """Create the handbook roles and add their declared permissions; never removes anything."""
+    """Create the permissions, the handbook roles and their declared grants in one transaction.
+
+    Only adds: a permission an administrator granted by hand, or one no longer declared, stays.
+    (FAB's own `add_permissions` commits per row and, with screens and REST resources sharing one
+    concept name, tries to delete each other's permissions; this does neither.)
+    """
     sm = appbuilder.sm
-    sm.add_role(current_app.config.get("AUTH_ROLE_PUBLIC", "Public"))
-    for role_name in ROLES:
-        if sm.find_role(role_name) is None:
-            sm.add_role(role_name)
-    # Writes every view's permissions; FAB adds each one to the admin role as it goes.
-    appbuilder.add_permissions(update_perms=True)
-    admin = sm.find_role(sm.auth_role_admin)
-    have_admin = {pv.id for pv in admin.permissions}
-    for pv in appbuilder.session.query(sm.permissionview_model).all():
-        if pv.id not in have_admin:
-            sm.add_permission_role(admin, pv)
+    session = appbuilder.session
+    Permission, ViewMenu, PermissionView, Role = sm.permission_model, sm.viewmenu_model, sm.permissionview_model, sm.role_model
+
+    wanted_pvs = declared_permission_views(appbuilder) | set(EVERYONE)
+    permissions = {p.name: p for p in session.query(Permission)}
+    view_menus = {v.name: v for v in session.query(ViewMenu)}
+    for perm, view in wanted_pvs:
+        if perm not in permissions:
+            permissions[perm] = Permission(name=perm)
+            session.add(permissions[perm])
+        if view not in view_menus:
+            view_menus[view] = ViewMenu(name=view)
+            session.add(view_menus[view])
+    session.flush()
+    pvs = {(pv.permission.name, pv.view_menu.name): pv for pv in session.query(PermissionView)}
+    for perm, view in wanted_pvs:
+        if (perm, view) not in pvs:
+            pv = PermissionView(permission=permissions[perm], view_menu=view_menus[view])
+            session.add(pv)
+            pvs[(perm, view)] = pv
+    session.flush()
+
+    roles = {r.name: r for r in session.query(Role)}
+    for name in [current_app.config.get("AUTH_ROLE_PUBLIC", "Public"), *ROLES]:
+        if name not in roles:
+            roles[name] = Role(name=name)
+            session.add(roles[name])
+    session.flush()
+
     added: dict[str, int] = {}
     for role_name in ROLES:
+        role = roles[role_name]
+        have = set(role.permissions)
         if role_name == sm.auth_role_admin:
-            continue
-        role = sm.find_role(role_name)
-        have = {(pv.permission.name, pv.view_menu.name) for pv in role.permissions}
-        wanted = role_permissions(appbuilder, role_name) | set(EVERYONE)
-        count = 0
-        for perm, view in sorted(wanted - have):
-            pv = sm.find_permission_view_menu(perm, view)
-            if pv is not None:
-                sm.add_permission_role(role, pv)
-                count += 1
-        added[role_name] = count
+            wanted = set(pvs.values())
+        else:
+            wanted = {pvs[p] for p in role_permissions(appbuilder, role_name) | set(EVERYONE) if p in pvs}
+        missing = [pv for pv in wanted if pv not in have]
+        role.permissions.extend(missing)
+        added[role_name] = len(missing)
+    session.commit()
     return added
