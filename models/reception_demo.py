@@ -171,6 +171,26 @@ def demo(session, ctx) -> None:
          "venue": "会所二楼会议室", "mode": "voluntary", "host_id": manager.id if manager else None},
     )
 
+    # one-click follow-ups: the latest repair calls became repair orders, a noise complaint a complaint
+    from models.reception_common import installed_model
+    from models.reception_desk import register_complaint_from, register_repair_from
+
+    estate = ctx["estates"][0]
+    if installed_model("models.repair", "RepairOrder") is not None:
+        calls = session.scalars(
+            select(CallRecord).where(CallRecord.estate_id == estate.id, CallRecord.category == "repair").order_by(CallRecord.called_at.desc()).limit(2)
+        ).all()
+        for call, category in zip(calls, ("plumbing_electric", "doors_windows"), strict=False):
+            register_repair_from(session, system, call.called_at, call, category=category, urgency="normal")
+    if installed_model("models.complaint", "Complaint") is not None:
+        walk_in = session.scalar(
+            select(VisitRecord).where(VisitRecord.estate_id == estate.id, VisitRecord.category == "complaint", VisitRecord.status == "resolved")
+            .order_by(VisitRecord.visited_at.desc()).limit(1)
+        )
+        if walk_in is not None:
+            category = "noise" if "噪音" in walk_in.reason else "facility"
+            register_complaint_from(session, system, walk_in.visited_at, walk_in, category=category)
+
     # surveys: this year, one per estate, with returned forms (maintenance and cleaning weakest)
     year = str(now.year)
     bias = {"客服接待": 4.3, "维修": 3.2, "保安": 4.0, "保洁": 3.5, "绿化": 4.1, "收费": 3.8}

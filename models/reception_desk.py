@@ -269,3 +269,24 @@ def desk_record(session, actor: Actor, now: datetime, body) -> tuple:
         raise ValidationError("follow_up", _l("后续登记的内容格式不正确")) from err
     return record, follow_up
 
+
+
+# ---------------------------------------------------------------- the way back from a follow-up
+ORIGIN_MODELS = {"visit_record": VisitRecord, "call_record": CallRecord}
+ORIGIN_ENDPOINTS = {"visit_record": "VisitRecordView.show", "call_record": "CallRecordView.show", "owner_visit": "OwnerVisitView.show"}
+ORIGIN_KINDS = {"visit_record": _l("来访记录"), "call_record": _l("来电记录"), "owner_visit": _l("走访记录")}
+
+
+def origin_label(session, object_type: str | None, object_id: int | None) -> str | None:
+    """How a repair order or complaint names the reception record it came from, e.g.
+    「来电记录 2026-11-16 13:05 王宁」; the screen's endpoint is `ORIGIN_ENDPOINTS[object_type]`."""
+    if object_type not in ORIGIN_KINDS or not object_id:
+        return None
+    if object_type == "owner_visit":
+        from models.reception_contact import OwnerVisit
+
+        model = OwnerVisit
+    else:
+        model = ORIGIN_MODELS[object_type]
+    record = session.get(model, object_id)
+    return f"{ORIGIN_KINDS[object_type]} {record}" if record is not None else None

@@ -229,3 +229,15 @@ def test_one_click_follow_ups_from_a_visit_page_and_the_api(client, session, mak
     assert again.status_code == 409
     bad = client.post(f"/api/v1/visit_record/{visit.id}/register_repair", json={"colour": "red"}, headers=h)
     assert bad.status_code == 409  # already has its order
+
+
+def test_follow_ups_can_name_where_they_came_from(session, desk):
+    from models.reception_desk import ORIGIN_ENDPOINTS, origin_label
+
+    estate, wang = desk
+    call = CallRecord.register(session, Actor.system_actor(), None, {"estate_id": estate.id, "owner_id": wang.id, "content": "漏水",
+                                                                    "category": "repair", "called_at": "2026-11-16T13:05:00+08:00"})
+    session.commit()
+    assert origin_label(session, "call_record", call.id) == "来电记录 2026-11-16 13:05 王芳"
+    assert ORIGIN_ENDPOINTS["call_record"] == "CallRecordView.show"
+    assert origin_label(session, "complaint", 1) is None and origin_label(session, "visit_record", 999) is None

@@ -64,7 +64,7 @@ def show_url(object_type: str, pk: int) -> str | None:
 
 
 def _choices(enum_cls) -> list[dict]:
-    return [{"value": v, "label": label} for v, label in enum_cls.choices()]
+    return [{"value": v, "label": str(label)} for v, label in enum_cls.choices()]
 
 
 def desk_options(session) -> dict:
