@@ -87,6 +87,7 @@ class RepairOrder(EstateOwned, AuditMixinNullable, Model):
         Index("ix_repair_order_status_return", "status", "return_due_at"),
         Index("ix_repair_order_status_material", "status", "material_due_at"),
         Index("ix_repair_order_assignee_status", "assignee_id", "status"),
+        Index("ix_repair_order_estate_returned", "estate_id", "returned_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -352,3 +352,21 @@ def test_public_area_order_and_synonyms(session, world):
     order = register(session, world, owner_id=None, unit_id=None, estate_id=world.estate.id, location="3号楼大堂", contact_name="保安李师傅",
                      contact_phone="021-58881234", source="巡查", category="安全设施")
     assert (order.source, order.category, order.address) == ("patrol", "safety", "锦绣花园 3号楼大堂")
+
+
+# ---------------------------------------------------------------- figures
+def test_on_time_return_rate_and_staff_statistics(session, world):
+    from models.repair_reports import on_time_return_rate, staff_statistics
+
+    t = at(2026, 12, 1, 9, 0)
+    on_time = order_in(session, world, "completed", now=t)
+    late = order_in(session, world, "completed", now=t)
+    move(session, on_time, "return", world.actor("duty"), t + timedelta(days=1))
+    move(session, late, "return", world.actor("duty"), t + timedelta(days=4))
+    moved = order_in(session, world, "accepted", now=t)
+    move(session, moved, "transfer", world.actor("head"), t + timedelta(hours=3), department_id=world.other_section.id, reason="属空调")
+    assert on_time_return_rate(session, world.estate.id, t + timedelta(days=5)) == Decimal("50.0")
+    assert on_time_return_rate(session, world.estate.id, t + timedelta(days=60)) is None  # nothing returned in the last 30 days
+    [row] = [r for r in staff_statistics(session, "2026-12", {world.estate.id}) if r["staff_id"] == world.worker.staff.id]
+    assert (row["assigned"], row["transferred"], row["done"], row["on_time"], row["signed"], row["satisfaction"]) == (3, 1, 2, 1, 2, "100.0%")
+    assert staff_statistics(session, "2026-11", {world.estate.id}) == []

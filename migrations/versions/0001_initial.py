@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-11-29 02:02:46.255906
+Create Date: 2026-11-29 02:09:16.611416
 
 """
 from alembic import op
@@ -1041,6 +1041,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_repair_order_dispatched_at'), ['dispatched_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_repair_order_estate_id'), ['estate_id'], unique=False)
         batch_op.create_index('ix_repair_order_estate_recorded', ['estate_id', 'recorded_at'], unique=False)
+        batch_op.create_index('ix_repair_order_estate_returned', ['estate_id', 'returned_at'], unique=False)
         batch_op.create_index('ix_repair_order_estate_status_recorded', ['estate_id', 'status', 'recorded_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_repair_order_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_repair_order_month_end_flag'), ['month_end_flag'], unique=False)
@@ -1701,6 +1702,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_repair_order_month_end_flag'))
         batch_op.drop_index(batch_op.f('ix_repair_order_kind'))
         batch_op.drop_index('ix_repair_order_estate_status_recorded')
+        batch_op.drop_index('ix_repair_order_estate_returned')
         batch_op.drop_index('ix_repair_order_estate_recorded')
         batch_op.drop_index(batch_op.f('ix_repair_order_estate_id'))
         batch_op.drop_index(batch_op.f('ix_repair_order_dispatched_at'))
