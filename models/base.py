@@ -114,8 +114,9 @@ class LabeledEnum(enum.StrEnum):
         return str(self.labels().get(self.value, self.value))
 
     @classmethod
-    def choices(cls) -> list[tuple[str, str]]:
-        return [(m.value, str(cls.labels().get(m.value, m.value))) for m in cls]
+    def choices(cls) -> list[tuple[str, object]]:
+        """(code, label) pairs; the labels stay lazy so a form defined at import shows the user's language."""
+        return [(m.value, cls.labels().get(m.value, m.value)) for m in cls]
 
     @classmethod
     def label_of(cls, code: str | None) -> str:
