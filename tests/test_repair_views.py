@@ -223,3 +223,12 @@ def test_openapi_lists_the_repair_moves(client, world):
     assert spec.status_code == 200
     paths = spec.json["paths"]
     assert "/api/v1/repair_order/{pk}/{transition}" in paths and "/api/v1/repair_order/" in paths and "/api/v1/requisition/" in paths
+
+
+def test_moves_that_need_one_form_per_order_are_not_batched(client, world, session):
+    a, b = order_in(session, world, "in_progress"), order_in(session, world, "in_progress")
+    as_user(client, world, "worker")
+    resp = client.post("/repairorderview/action_post", data={"action": "complete", "rowid": [str(a.id), str(b.id)]}, follow_redirects=True)
+    assert "须逐张办理" in text(resp)
+    resp = client.post("/repairorderview/action_post", data={"action": "complete", "rowid": [str(a.id)]})
+    assert resp.headers["Location"].endswith(f"/repairorderview/do/complete/{a.id}")

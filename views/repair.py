@@ -268,15 +268,22 @@ class MyOrdersInterface(ScopedInterface):
         return query.filter(or_(RepairOrder.assignee_id == staff_id, RepairOrder.department_id.in_(headed)))
 
 
+# Moves a clerk makes on a batch of orders with one form; the others are made one order at a time.
+BATCH_MOVES = {"dispatch", "accept", "assign", "return", "urge", "cancel", "approve_reject", "revisit_done", "close", "buy"}
+
+
 def order_action(name: str, label, icon: str = "fa-play", view: str | None = None):
     """A grid action opening the move's page for the selected rows (the show page draws its own buttons)."""
 
     @action(name, label, None, icon, multiple=True, single=False)
     def _act(self, items):
-        items = items if isinstance(items, list) else [items]
-        ids = ",".join(str(i.id) for i in items if i is not None)
-        if not ids:
+        items = [i for i in (items if isinstance(items, list) else [items]) if i is not None]
+        if not items:
             abort(404)
+        if len(items) > 1 and name not in BATCH_MOVES:
+            flash(str(_l("「%(label)s」须逐张办理,请只选一张维修单", label=label)), "warning")
+            return redirect(url_for(f"{self.__class__.__name__}.list"))
+        ids = ",".join(str(i.id) for i in items)
         return redirect(url_for(f"{view or self.__class__.__name__}.do_transition", name=name, pk=ids))
 
     _act.__name__ = f"action_{name}"
