@@ -218,6 +218,19 @@ def waiting_requisitions(session, order_id: int, except_id: int | None = None) -
     return session.scalar(query) or 0
 
 
+def close_not_bought(session, req: PurchaseRequisition, now: datetime) -> None:
+    """The order's 请购超期未购 task ends when no other of its requisitions is still pending."""
+    others = session.scalar(
+        select(func.count(PurchaseRequisition.id)).where(
+            PurchaseRequisition.repair_order_id == req.repair_order_id,
+            PurchaseRequisition.status == RequisitionStatus.pending.value,
+            PurchaseRequisition.id != req.id,
+        )
+    )
+    if not others:
+        close_tasks(session, "requisition_not_bought", "repair_order", req.repair_order_id, now)
+
+
 def resume_clock(order: RepairOrder, now: datetime) -> None:
     """The material arrived (or the wait ended): the return clock runs again from where it stood."""
     if order.paused_since is None:
@@ -256,11 +269,12 @@ def _buy(req: PurchaseRequisition, actor, now, session, note=None):
     note = optional_text("note", note, 500)
     if note:
         req.note = note
-    close_tasks(session, ["requisition", "requisition_not_bought"], "requisition", req.id, now)
+    close_tasks(session, "requisition", "requisition", req.id, now)
     for object_type in NOTICE_TYPES:
         close_tasks(session, "message", object_type, req.id, now)
     session.flush()
     order = req.order
+    close_not_bought(session, req, now)
     if order is not None and waiting_requisitions(session, order.id, req.id) == 0:
         resume_clock(order, now)
     assignee_id, role = _section_head(order)
@@ -283,7 +297,8 @@ def _report_unavailable(req: PurchaseRequisition, actor, now, session, reason=No
     reason = require_text("reason", reason, 1000, _l("请说明买不到的原因"))
     req.unavailable_at = now
     req.unavailable_reason = reason
-    close_tasks(session, ["requisition", "requisition_not_bought"], "requisition", req.id, now)
+    close_tasks(session, "requisition", "requisition", req.id, now)
+    close_not_bought(session, req, now)
     order = req.order
     title = _l("请购单 %(n)s(维修单 %(o)s)无法采购:%(r)s", n=req.number, o=order.number, r=reason[:60])
     for object_type, role in UNAVAILABLE_NOTICES:
@@ -298,7 +313,8 @@ def _report_unavailable(req: PurchaseRequisition, actor, now, session, reason=No
 @requisition_flow.add("cancel", ["pending", "unavailable"], "cancelled", _l("撤销"))
 def _cancel(req: PurchaseRequisition, actor, now, session, reason=None):
     reason = require_text("reason", reason, 500, _l("请填写撤销原因"))
-    close_tasks(session, ["requisition", "requisition_not_bought"], "requisition", req.id, now)
+    close_tasks(session, "requisition", "requisition", req.id, now)
+    close_not_bought(session, req, now)
     for object_type in NOTICE_TYPES:
         close_tasks(session, "message", object_type, req.id, now)
     session.flush()

@@ -129,20 +129,33 @@ def scan_orders(session, now: datetime) -> dict[str, int]:
         summary[f"{kind}_tasks_created"] = created
         summary[f"{kind}_tasks_closed"] = closed
 
+    # requisitions not bought in 3 days: one task per order (its requisitions named in the title)
     late = and_(PurchaseRequisition.status == RequisitionStatus.pending.value, PurchaseRequisition.due_at < now)
+    per_order: dict[int, dict] = {}
+    query = (
+        select(PurchaseRequisition.repair_order_id, PurchaseRequisition.number, PurchaseRequisition.estate_id, PurchaseRequisition.due_at, RepairOrder.number)
+        .join(RepairOrder, RepairOrder.id == PurchaseRequisition.repair_order_id)
+        .where(late)
+        .order_by(PurchaseRequisition.id)
+    )
+    for order_id, req_number, estate_id, due_at, order_no in session.execute(query):
+        row = per_order.setdefault(order_id, {"object_id": order_id, "estate_id": estate_id, "due_at": due_at, "numbers": [], "order": order_no})
+        row["numbers"].append(req_number)
+        row["due_at"] = min(row["due_at"], due_at)
     req_rows = [
         {
-            "object_id": r.id,
-            "estate_id": r.estate_id,
-            "title": str(_l("请购单 %(n)s 超过 3 天未购到,请采购或向供应处主任报告", n=r.number))[:200],
-            "due_at": r.due_at,
+            "object_id": r["object_id"],
+            "estate_id": r["estate_id"],
+            "title": str(_l("请购单 %(n)s(维修单 %(o)s)超过 3 天未购到,请采购或向供应处主任报告", n="、".join(r["numbers"]), o=r["order"]))[:200],
+            "due_at": r["due_at"],
             "assignee_id": None,
             "role_name": "采购员",
         }
-        for r in session.execute(select(PurchaseRequisition.id, PurchaseRequisition.number, PurchaseRequisition.estate_id, PurchaseRequisition.due_at).where(late))
+        for r in per_order.values()
     ]
-    created, closed = _sync(session, "requisition_not_bought", "requisition", select(PurchaseRequisition.id).where(late), req_rows, now)
-    summary["requisition_not_bought"] = len(req_rows)
+    condition = select(PurchaseRequisition.repair_order_id).where(late)
+    created, closed = _sync(session, "requisition_not_bought", OBJECT_TYPE, condition, req_rows, now)
+    summary["requisition_not_bought"] = sum(len(r["numbers"]) for r in per_order.values())
     summary["requisition_not_bought_tasks_created"] = created
     summary["requisition_not_bought_tasks_closed"] = closed
     return summary

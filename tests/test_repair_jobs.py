@@ -53,7 +53,8 @@ def test_overdue_scan_flags_each_late_clock_for_the_right_person(session, world)
     [material] = open_tasks(session, "material_not_reported")
     assert material.object_id == working.id and material.assignee_id == world.head.staff.id
     [req] = open_tasks(session, "requisition_not_bought")
-    assert req.role_name == "采购员" and req.object_type == "requisition"
+    assert req.role_name == "采购员" and (req.object_type, req.object_id) == ("repair_order", waiting.id)
+    assert waiting.requisitions[0].number in req.title
     assert on_time.id not in {task.object_id for task in session.scalars(select(Task))}
 
     again = scan_orders(session, t + timedelta(days=4, hours=4))
@@ -70,6 +71,11 @@ def test_overdue_scan_flags_each_late_clock_for_the_right_person(session, world)
     session.commit()
     assert [r.object_id for r in open_tasks(session, "not_returned")] == [not_picked.id]
     assert later["material_not_reported"] == 0 and open_tasks(session, "material_not_reported") == []
+    from models.repair_purchase import requisition_flow
+
+    requisition_flow.apply(session, waiting.requisitions[0], "buy", world.actor("purchaser"), t + timedelta(days=4, hours=7))
+    session.commit()
+    assert open_tasks(session, "requisition_not_bought") == []
 
 
 def test_scan_closes_tasks_whose_cause_is_gone_without_a_move(session, world):
