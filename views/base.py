@@ -105,6 +105,27 @@ def datetime_formatter(value):
     return fmt_dt(value)
 
 
+# Labels of the columns every audited record has, so no screen falls back to FAB's English names.
+DEFAULT_LABELS = {
+    "id": _l("编号"),
+    "estate": _l("小区/大厦"),
+    "estate_id": _l("小区/大厦"),
+    "created_on": _l("创建时间"),
+    "changed_on": _l("修改时间"),
+    "created_by": _l("创建人"),
+    "changed_by": _l("修改人"),
+    "version": _l("版本"),
+    "status": _l("状态"),
+}
+
+
+def _code_formatter(enum_cls):
+    def format_code(value):
+        return enum_cls.label_of(value) if value else ""
+
+    return format_code
+
+
 def display_value(value):
     """How a screen shows a value: nothing for empty, local time without seconds, money with two places."""
     from datetime import date
@@ -218,6 +239,12 @@ class ScopedModelView(SafeActionsMixin, ModelView):
             self.edit_form = type(self.edit_form.__name__, (self.edit_form,), {VERSION_FIELD: HiddenField()})
 
     def _init_properties(self):
+        # Chinese labels first, so FAB does not prettify column names into English ("Estate Id")
+        labels = {**DEFAULT_LABELS, **dict(self.label_columns or {})}
+        for name in list(getattr(self.datamodel.obj, "__table__").c.keys()) if hasattr(self.datamodel.obj, "__table__") else []:
+            if name.endswith("_id") and name not in labels and name[:-3] in labels:
+                labels[name] = labels[name[:-3]]
+        self.label_columns = labels
         super()._init_properties()
         filters = self._filters
         for column, filter_classes in self.search_filters.items():
@@ -227,8 +254,11 @@ class ScopedModelView(SafeActionsMixin, ModelView):
                 filters._search_filters.setdefault(column, []).insert(position, instance)
                 filters._all_filters.setdefault(column, []).insert(position, instance)
         self.formatters_columns = dict(self.formatters_columns)
+        columns = getattr(self.datamodel.obj, "__table__", None)
         for column in set(self.list_columns) | set(self.show_columns):
-            self.formatters_columns.setdefault(column, display_value)
+            enum_cls = columns.c[column].info.get("enum") if columns is not None and column in columns.c else None
+            # a stored code is shown by its label (in the user's language), never as the raw code
+            self.formatters_columns.setdefault(column, _code_formatter(enum_cls) if enum_cls else display_value)
         # FAB offers Python properties as sortable columns; the database cannot sort on them
         self.order_columns = [c for c in self.order_columns if not isinstance(getattr(self.datamodel.obj, c, None), property)]
 
