@@ -230,6 +230,10 @@ class PaymentRequest(EstateOwned, AuditMixinNullable, Model):
         return ""
 
     @property
+    def lines_text(self) -> str:
+        return ";".join(f"{line.description} {money(line.amount):.2f}" for line in self.line_items)
+
+    @property
     def lines(self) -> list[dict]:
         """The lines as the API answers them (amounts as strings with two places)."""
         return [line.to_api() for line in self.line_items]

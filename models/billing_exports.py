@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
 from app.exports import export
-from app.xlsx import Col, write_file
+from app.xlsx import write_file
 from models.base import TZ
 from models.billing import Payment, PaymentRequest, period_bounds
 
@@ -24,7 +24,7 @@ REQUEST_COLUMNS = [
     ("period", _l("费用期间")),
     ("issued_on", _l("开具日期"), "date"),
     ("due_on", _l("付款期限"), "date"),
-    Col(_l("明细"), lambda r: ";".join(f"{line.description} {line.amount:.2f}" for line in r.line_items), width=48),
+    ("lines_text", _l("明细")),
     ("total", _l("合计(元)"), "money"),
     ("total_in_words", _l("合计大写")),
     ("paid_amount", _l("已付(元)"), "money"),
@@ -101,7 +101,7 @@ def export_price_list(session, period, path, estate_id=None) -> int:
         ("unit", _l("计价单位")),
         ("price", _l("价格(元)"), "money"),
         ("cost", _l("成本(元)"), "money"),
-        Col(_l("利润率(%)"), "margin", "number"),
+        ("margin", _l("利润率(%)"), "number"),
         ("deposit", _l("押金(元)"), "money"),
         ("prepayment", _l("预交服务费(元)"), "money"),
         ("price_list.announced_on", _l("公告日期"), "date"),

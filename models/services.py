@@ -343,7 +343,7 @@ class VenueBooking(EstateOwned, AuditMixinNullable, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     venue_id: Mapped[int] = mapped_column(ForeignKey("venue.id"), nullable=False, index=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("owner.id"), index=True)
-    booker_name: Mapped[str] = mapped_column(String(40), nullable=False)
+    booker_name: Mapped[str] = mapped_column(String(40), nullable=False, default="")
     phone: Mapped[str | None] = mapped_column(String(30))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

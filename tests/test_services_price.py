@@ -204,6 +204,13 @@ def test_price_list_through_the_api(client, session, office):
     for body in ([], {"estate_id": estate.id, "year": "明年"}, {"estate_id": estate.id, "year": 2026, "lines": "x"},
                  {"estate_id": estate.id, "year": 2026, "status": "announced"}):
         assert client.post("/api/v1/price_list/", json=body, headers=h).status_code in (400, 422), body
+    draft_2025 = client.post("/api/v1/price_list/", json={"estate_id": estate.id, "year": 2025}, headers=h).json["id"]
+    r = client.post("/api/v1/price_list_line/", json={"price_list_id": draft_2025, "service_item_id": office["gas"].id,
+                                                       "price": "15.50"}, headers=h)
+    assert r.status_code == 201 and (r.json["result"]["cost"], r.json["result"]["prepayment"]) == ("13.00", "150.00")
+    r = client.post("/api/v1/price_list_line/", json={"price_list_id": draft_2025, "service_item_id": office["service"].id,
+                                                       "price": "29"}, headers=h)
+    assert r.status_code == 422 and "低于成本" in r.json["message"]["price"][0]
     good = {"estate_id": estate.id, "year": 2026, "basis": "业户需求", "lines": [
         {"service_item_id": office["service"].id, "price": "35.00"},
         {"service_item_id": office["gas"].id, "price": "15", "prepayment": "150.00"},
@@ -221,7 +228,7 @@ def test_price_list_through_the_api(client, session, office):
     assert r.status_code == 200 and r.json["result"]["status"] == "submitted"
     r = client.post("/api/v1/price_list_line/", json={"price_list_id": pid, "service_item_id": office["service"].id,
                                                        "price": "34"}, headers=h)
-    assert r.status_code in (409, 422)
+    assert r.status_code == 409 and "不能修改" in str(r.json["message"])
     hb = api_token(client, "boss")
     assert client.post(f"/api/v1/price_list/{pid}/announce", json={"method": "office"}, headers=hb).status_code in (403, 409)
     r = client.post(f"/api/v1/price_list/{pid}/approve", json={"note": "同意"}, headers=hb)

@@ -243,6 +243,18 @@ class PriceListLineApi(ChineseErrorsMixin, ScopedModelRestApi):
     search_columns = ["price_list_id", "estate_id", "service_item_id"]
     order_columns = ["id"]
 
+    def post_headless(self):
+        # cost, deposit and prepayment default to the catalogue's (as on the screen)
+        from models.services import ServiceItem
+
+        body = request.get_json(silent=True)
+        if isinstance(body, dict) and isinstance(body.get("service_item_id"), int) and 0 < body["service_item_id"] < 2**63:
+            item = self.datamodel.session.get(ServiceItem, body["service_item_id"])
+            if item is not None:
+                for field in ("cost", "deposit", "prepayment"):
+                    body.setdefault(field, f"{getattr(item, field):.2f}")
+        return super().post_headless()
+
 
 def register(appbuilder) -> None:
     add_screen(appbuilder, PriceListView, "PriceLists", _l("便民服务项目及价格表"), "Services", "fa-tags")
