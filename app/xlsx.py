@@ -34,15 +34,29 @@ class Col:
     width: int | None = None
     total: bool = False
 
+    def __post_init__(self):
+        self._getter = _getter(self.value)
+
     def get(self, row):
-        if callable(self.value):
-            return self.value(row)
-        if isinstance(row, dict):
-            return row.get(self.value)
-        value = row
-        for part in self.value.split("."):
-            value = getattr(value, part, None) if value is not None else None
+        return self._getter(row)
+
+
+def _getter(value) -> Callable[[Any], Any]:
+    """How a column reads its value from a row (built once per column, not once per cell)."""
+    if callable(value):
         return value
+    parts = value.split(".")
+    if len(parts) == 1:
+        return lambda row: row.get(value) if isinstance(row, dict) else getattr(row, value, None)
+
+    def dotted(row):
+        if isinstance(row, dict):
+            return row.get(value)
+        for part in parts:
+            row = getattr(row, part, None) if row is not None else None
+        return row
+
+    return dotted
 
 
 def as_cols(columns) -> list[Col]:
@@ -122,12 +136,12 @@ def write_sheet(workbook, title: str, columns, rows: Iterable, subtitle: str | N
     sheet.set_footer("&C第 &P 页 共 &N 页")
 
     totals: list[Decimal] = [Decimal("0")] * len(cols)
+    plan = [(i, col, col._getter, fmt.cell.get(col.kind, fmt.cell["text"])) for i, col in enumerate(cols)]
     r = head_row
     for row in rows:
         r += 1
-        for i, col in enumerate(cols):
-            value = col.get(row)
-            cell = fmt.cell.get(col.kind, fmt.cell["text"])
+        for i, col, get, cell in plan:
+            value = get(row)
             if value is None or value == "":
                 sheet.write_blank(r, i, None, cell)
             elif col.kind in ("money", "number"):
