@@ -17,7 +17,7 @@ from models.reception_contact import ManagerVisitMonth, OwnerVisit, ReplyMethod,
 from models.reception_forum import Forum, ForumAction, ForumMode
 from views import add_screen
 from views.base import ScopedModelRestApi, ScopedModelView, TransitionViewMixin, transition_action
-from views.reception import (
+from views.reception_base import (
     RECEPTION_LABELS,
     SCOPED_REL,
     STAFF_REL,

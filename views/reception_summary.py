@@ -8,7 +8,6 @@ from flask import abort, request
 from flask_appbuilder import BaseView
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.security.decorators import has_access, permission_name
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -100,5 +99,3 @@ class ReceptionSummaryView(BaseView):
 def register(appbuilder) -> None:
     add_screen(appbuilder, ReceptionSummaryView, "ReceptionSummaries", _l("年度访问/请求总结"), "Reception", "fa-book")
 
-
-__all__ = ["register", "_"]

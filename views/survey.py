@@ -16,13 +16,13 @@ from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 import app.roles as roles
-from app.scope import allowed_estate_ids, scoped
+from app.scope import allowed_estate_ids
 from models.base import DomainError, utcnow
 from models.master import Owner
 from models.survey import SurveyCampaign, SurveyResponse, check_period, survey_report, write_report_xlsx
 from views import add_screen
 from views.base import PERMISSION_MAP, ScopedModelView, TransitionViewMixin, current_actor, send_xlsx, transition_action
-from views.reception import RECEPTION_LABELS, SCOPED_REL, RecordApi, RecordInterface, RecordViewMixin
+from views.reception_base import RECEPTION_LABELS, SCOPED_REL, RecordApi, RecordInterface, RecordViewMixin
 
 roles.extend(
     {
@@ -306,5 +306,3 @@ def register(appbuilder) -> None:
     appbuilder.add_api(SurveyApi)
     appbuilder.add_api(SurveyResponseApi)
 
-
-__all__ = ["register", "scoped"]
