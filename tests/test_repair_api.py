@@ -221,3 +221,42 @@ def test_other_estates_orders_are_invisible(client, world, make, session):
     assert client.get(API, headers=h).json["count"] == 0
     assert post(client, h, f"{API}{oid}/urge").status_code == 404
     assert post(client, h, API, body(world)).status_code == 403
+
+
+HOSTILE = [
+    {"session": 1}, {"actor": "admin"}, {"now": "2026-01-01"}, {"order": 5},
+    {"department_id": {"id": 1}}, {"assignee_id": [1]}, {"kind": ["objective"], "reason": "x"}, {"reason": 123},
+    {"new_due_at": "2026-13-01", "kind": "objective", "reason": "x"}, {"items": {"name": "阀"}, "kind": "material", "reason": "x"},
+    {"materials": [None], "cause": "x", "work_hours": 1}, {"materials": [{"name": "阀", "quantity": "1e400", "unit_price": "1"}], "cause": "x", "work_hours": 1},
+    {"materials": [{"name": "阀", "quantity": "NaN", "unit_price": "1"}], "cause": "x", "work_hours": 1},
+    {"work_hours": True, "cause": "x"}, {"service_fee": "1e99", "cause": "x", "work_hours": 1}, {"signed_by": {"n": 1}},
+    {"approved": "maybe"}, {"into_number": 5}, {"into_id": 2**80}, {"notice": None}, {"quoted_amount": "-0.01", "owner_consent": True},
+    {"fee_standard_id": "x"}, {"started_at": 20260101}, {"note": ["x"]},
+]
+
+
+def test_hostile_move_bodies_never_500_and_change_nothing(client, world, session):
+    """Each move from a state that allows it, with bodies that try every way to break it."""
+    from tests.test_repair_support import order_in
+
+    moves = {
+        "registered": ["dispatch", "urge", "merge", "cancel"],
+        "dispatched": ["accept", "transfer", "reject"],
+        "accepted": ["assign", "start"],
+        "in_progress": ["report_delay", "complete"],
+        "awaiting_acceptance": ["sign_off"],
+        "reject_pending": ["approve_reject"],
+        "returned": ["rectify"],
+    }
+    orders = {s: order_in(session, world, s) for s in moves}
+    versions = {s: o.version for s, o in orders.items()}
+    admin = headers(client, world, "admin")
+    for state, names in moves.items():
+        for name in names:
+            for body in HOSTILE:
+                r = post(client, admin, f"{API}{orders[state].id}/{name}", body)
+                assert r.status_code in (400, 403, 404, 409, 422), (state, name, body, r.status_code, r.get_data(as_text=True)[:300])
+    session.expire_all()
+    for state, order in orders.items():
+        fresh = session.get(RepairOrder, order.id)
+        assert (fresh.status, fresh.version) == (state, versions[state])
