@@ -13,6 +13,7 @@ from models.reception import CallRecord, VisitRecord, visit_flow
 from models.reception_contact import OwnerVisit, owner_visit_flow
 from models.reception_forum import Forum, forum_flow
 from models.survey import DEFAULT_AREAS, SurveyCampaign, SurveyResponse
+from models.task import Task, task_flow
 from models.workflow import Actor
 
 WALKINS = [
@@ -112,14 +113,18 @@ def demo(session, ctx) -> None:
         for i in range(30):
             category, content = CALLS[i % len(CALLS)]
             owner = rnd.choice(owners)
+            days = (0 if i < 10 else i * 2) if i % 10 in (5, 8) else rnd.randint(0, 60)  # the latest messages are unread
+            called_at = _at(now, rnd, days, 7, 21 if i % 7 else 23)
             body = {"estate_id": estate.id, "owner_id": owner.id, "content": content, "category": category,
-                    "called_at": _at(now, rnd, rnd.randint(0, 60), 7, 21 if i % 7 else 23).isoformat(),
-                    "answered_by_id": desk.id if desk else None}
+                    "called_at": called_at.isoformat(), "answered_by_id": desk.id if desk else None}
             if i % 10 == 5 and head is not None:
                 body["for_staff_id"] = head.id
             elif i % 10 == 8 and worker is not None:
                 body["for_staff_id"] = worker.id
-            CallRecord.register(session, system, now, body)
+            call = CallRecord.register(session, system, called_at, body)
+            if call.message_task_id and called_at < now - timedelta(days=3):  # older messages have been read
+                task_flow.apply(session, session.get(Task, call.message_task_id), "done", system, called_at + timedelta(hours=1),
+                                {"note": "已回电"})
 
     # the 物业经理's owner visits: enough in past months, two so far this month
     if manager is not None:
