@@ -241,7 +241,7 @@ class ScopedModelView(SafeActionsMixin, ModelView):
     def _init_properties(self):
         # Chinese labels first, so FAB does not prettify column names into English ("Estate Id")
         labels = {**DEFAULT_LABELS, **dict(self.label_columns or {})}
-        for name in list(getattr(self.datamodel.obj, "__table__").c.keys()) if hasattr(self.datamodel.obj, "__table__") else []:
+        for name in list(self.datamodel.obj.__table__.c.keys()) if hasattr(self.datamodel.obj, "__table__") else []:
             if name.endswith("_id") and name not in labels and name[:-3] in labels:
                 labels[name] = labels[name[:-3]]
         self.label_columns = labels
@@ -415,6 +415,38 @@ def _cache_rison_validation() -> None:
         fab_api.jsonschema = _CachedSchemaValidation(fab_api.jsonschema)
 
 
+MARSHMALLOW_ZH = {
+    "Not a valid number.": _l("必须是数字"),
+    "Not a valid integer.": _l("必须是整数"),
+    "Not a valid boolean.": _l("只能是 true 或 false"),
+    "Not a valid string.": _l("必须是文字"),
+    "Not a valid datetime.": _l("时间格式不正确,应为 ISO 8601,如 2026-11-29T14:30:00+08:00"),
+    "Not a valid date.": _l("日期格式不正确,应为 YYYY-MM-DD"),
+    "Not a valid time.": _l("时间格式不正确,应为 HH:MM"),
+    "Missing data for required field.": _l("必填"),
+    "Field may not be null.": _l("不能为空"),
+    "Unknown field.": _l("未知字段"),
+    "Invalid input type.": _l("数据类型不正确"),
+    "Special numeric values (nan or infinity) are not permitted.": _l("必须是有限的数字"),
+    "Related Object doesn't exist in DB": _l("引用的记录不存在"),
+    "Request is not JSON": _l("请求体必须是 JSON 对象"),
+}
+
+
+def chinese_messages(message):
+    """Marshmallow's English validation messages in Chinese, field names kept."""
+    if isinstance(message, dict):
+        return {k: chinese_messages(v) for k, v in message.items()}
+    if isinstance(message, list):
+        return [chinese_messages(m) for m in message]
+    if isinstance(message, str):
+        text = MARSHMALLOW_ZH.get(message)
+        if text is None and message.startswith("Length must be"):
+            text = _l("长度超出限制")
+        return str(text) if text is not None else message
+    return message
+
+
 class ScopedModelRestApi(ModelRestApi):
     """A FAB ModelRestApi over the estate-scoped interface; domain errors answer 4xx, never 500."""
 
@@ -443,7 +475,14 @@ class ScopedModelRestApi(ModelRestApi):
 
     def post_headless(self):
         try:
-            return self._checked(super().post_headless())
+            response = self._checked(super().post_headless())
+            if response.status_code == 201:
+                # answer with the whole record (id, foreign keys, derived values), not only what was sent
+                payload = response.get_json(silent=True) or {}
+                item = self.datamodel.get(payload.get("id"), self._base_filters)
+                if item is not None:
+                    return self.response(201, id=item.id, result=self.show_model_schema.dump(item))
+            return response
         except DomainError as error:
             return self._domain_response(error)
         except (TypeError, ValueError, LookupError) as error:  # a body shaped unlike the schema
@@ -514,8 +553,13 @@ class ScopedModelRestApi(ModelRestApi):
             return self._domain_response(error)
 
     def _checked(self, response):
+        """Roll back whatever a refused request touched; validation messages in Chinese, fields named."""
         if response.status_code >= 400:
             self.datamodel.session.rollback()
+        if response.status_code in (400, 422):
+            payload = response.get_json(silent=True) or {}
+            if "message" in payload:
+                return self.response(response.status_code, message=chinese_messages(payload["message"]))
         return response
 
     # ------------------------------------------------------------- transitions

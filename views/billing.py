@@ -149,62 +149,6 @@ class DocumentViewMixin(ListToolbarMixin):
         return self.render_template(self.print_template, item=item, **self.print_context(item))
 
 
-MARSHMALLOW_ZH = {
-    "Not a valid number.": _l("必须是数字"),
-    "Not a valid integer.": _l("必须是整数"),
-    "Not a valid boolean.": _l("只能是 true 或 false"),
-    "Not a valid string.": _l("必须是文字"),
-    "Not a valid datetime.": _l("时间格式不正确,应为 ISO 8601,如 2026-11-29T14:30:00+08:00"),
-    "Not a valid date.": _l("日期格式不正确,应为 YYYY-MM-DD"),
-    "Not a valid time.": _l("时间格式不正确,应为 HH:MM"),
-    "Missing data for required field.": _l("必填"),
-    "Field may not be null.": _l("不能为空"),
-    "Unknown field.": _l("未知字段"),
-    "Invalid input type.": _l("数据类型不正确"),
-    "Special numeric values (nan or infinity) are not permitted.": _l("必须是有限的数字"),
-    "Related Object doesn't exist in DB": _l("引用的记录不存在"),
-    "Request is not JSON": _l("请求体必须是 JSON 对象"),
-}
-
-
-def chinese_messages(message):
-    """Marshmallow's English validation messages in Chinese, field names kept."""
-    if isinstance(message, dict):
-        return {k: chinese_messages(v) for k, v in message.items()}
-    if isinstance(message, list):
-        return [chinese_messages(m) for m in message]
-    if isinstance(message, str):
-        text = MARSHMALLOW_ZH.get(message)
-        if text is None and message.startswith("Length must be"):
-            text = _l("长度超出限制")
-        return str(text) if text is not None else message
-    return message
-
-
-class ChineseErrorsMixin:
-    """REST answers 400/422 with the field named and the reason in Chinese."""
-
-    def _translated(self, response):
-        if response.status_code in (400, 422):
-            payload = response.get_json(silent=True) or {}
-            if "message" in payload:
-                return self.response(response.status_code, message=chinese_messages(payload["message"]))
-        return response
-
-    def post_headless(self):
-        response = self._translated(super().post_headless())
-        if response.status_code == 201:
-            # answer with the whole record (ids, foreign keys, derived amounts), not just what was sent
-            payload = response.get_json(silent=True) or {}
-            item = self.datamodel.get(payload.get("id"), self._base_filters)
-            if item is not None:
-                return self.response(201, id=item.id, result=self.show_model_schema.dump(item))
-        return response
-
-    def put_headless(self, pk):
-        return self._translated(super().put_headless(pk))
-
-
 def user_label(user) -> str:
     """A colleague as a clerk writes the name: 张秀华, not 秀华 张."""
     if user is None:
@@ -272,7 +216,7 @@ class FeeStandardView(ListToolbarMixin, ScopedModelView):
     ]
 
 
-class FeeStandardApi(ChineseErrorsMixin, ScopedModelRestApi):
+class FeeStandardApi(ScopedModelRestApi):
     resource_name = "fee_standard"
     class_permission_name = "FeeStandard"
     base_permissions = FULL
@@ -452,7 +396,7 @@ class PaymentView(ListToolbarMixin, ScopedModelView):
     ]
 
 
-class PaymentApi(ChineseErrorsMixin, ScopedModelRestApi):
+class PaymentApi(ScopedModelRestApi):
     """`POST /api/v1/payment/` registers a payment (财务内勤 only) through the request's `pay` move."""
 
     resource_name = "payment"

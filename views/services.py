@@ -25,7 +25,7 @@ from models.services import (
 )
 from views import add_screen
 from views.base import ScopedModelRestApi, ScopedModelView, TransitionViewMixin, transition_action
-from views.billing import ID_LABELS, ChineseErrorsMixin, DocumentViewMixin, ListToolbarMixin
+from views.billing import ID_LABELS, DocumentViewMixin, ListToolbarMixin
 
 RW = ("read", "write")
 FULL = ["can_read", "can_write", "can_delete", "can_export"]
@@ -105,7 +105,7 @@ class ServiceItemView(ListToolbarMixin, ScopedModelView):
     ]
 
 
-class ServiceItemApi(ChineseErrorsMixin, ScopedModelRestApi):
+class ServiceItemApi(ScopedModelRestApi):
     resource_name = "service_item"
     class_permission_name = "ServiceItem"
     base_permissions = FULL
@@ -174,7 +174,7 @@ class DirectoryEntryView(ListToolbarMixin, ScopedModelView):
     export_title = _l("信息查询")
 
 
-class DirectoryEntryApi(ChineseErrorsMixin, ScopedModelRestApi):
+class DirectoryEntryApi(ScopedModelRestApi):
     resource_name = "directory_entry"
     class_permission_name = "DirectoryEntry"
     base_permissions = FULL
@@ -222,7 +222,7 @@ class VenueView(ListToolbarMixin, ScopedModelView):
     }
 
 
-class VenueApi(ChineseErrorsMixin, ScopedModelRestApi):
+class VenueApi(ScopedModelRestApi):
     resource_name = "venue"
     class_permission_name = "Venue"
     base_permissions = FULL
@@ -287,7 +287,7 @@ class VenueBookingView(DocumentViewMixin, TransitionViewMixin, ScopedModelView):
     ]
 
 
-class VenueBookingApi(ChineseErrorsMixin, ScopedModelRestApi):
+class VenueBookingApi(ScopedModelRestApi):
     resource_name = "venue_booking"
     class_permission_name = "VenueBooking"
     base_permissions = BOOKING_PERMS

@@ -22,7 +22,7 @@ from views.base import (
     commit_or_conflict,
     transition_action,
 )
-from views.billing import ID_LABELS, ChineseErrorsMixin, DocumentViewMixin, ListToolbarMixin, money_cell, user_label
+from views.billing import ID_LABELS, DocumentViewMixin, ListToolbarMixin, money_cell, user_label
 
 roles.extend(
     {
@@ -193,7 +193,7 @@ class PriceListLineView(ListToolbarMixin, ScopedModelView):
     }
 
 
-class PriceListApi(ChineseErrorsMixin, ScopedModelRestApi):
+class PriceListApi(ScopedModelRestApi):
     """`POST /api/v1/price_list/ {estate_id, year, basis?, lines?: [{service_item_id, price, cost?, ...}], fill?}`."""
 
     resource_name = "price_list"
@@ -231,7 +231,7 @@ class PriceListApi(ChineseErrorsMixin, ScopedModelRestApi):
         return self.response(201, id=price_list.id, result=self.show_model_schema.dump(price_list))
 
 
-class PriceListLineApi(ChineseErrorsMixin, ScopedModelRestApi):
+class PriceListLineApi(ScopedModelRestApi):
     resource_name = "price_list_line"
     class_permission_name = "PriceListLine"
     base_permissions = ["can_read", "can_write", "can_delete", "can_export"]

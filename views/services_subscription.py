@@ -38,7 +38,7 @@ from views.base import (
     current_actor,
     transition_action,
 )
-from views.billing import ID_LABELS, ChineseErrorsMixin, DocumentViewMixin, ListToolbarMixin, money_cell, user_label
+from views.billing import ID_LABELS, DocumentViewMixin, ListToolbarMixin, money_cell, user_label
 
 roles.extend(
     {
@@ -216,7 +216,7 @@ class SubscriptionView(DocumentViewMixin, TransitionViewMixin, ScopedModelView):
         )
 
 
-class SubscriptionApi(ChineseErrorsMixin, ScopedModelRestApi):
+class SubscriptionApi(ScopedModelRestApi):
     resource_name = "subscription"
     class_permission_name = "Subscription"
     base_permissions = ["can_read", "can_write", "can_delete", "can_export", "can_confirm", "can_stop", "can_register_fee"]
@@ -311,7 +311,7 @@ class ServiceDeliveryView(ListToolbarMixin, ScopedModelView):
             item.staff_id = item.staff.id
 
 
-class ServiceDeliveryApi(ChineseErrorsMixin, ScopedModelRestApi):
+class ServiceDeliveryApi(ScopedModelRestApi):
     resource_name = "service_delivery"
     class_permission_name = "ServiceDelivery"
     base_permissions = ["can_read", "can_write", "can_delete", "can_export"]
@@ -397,7 +397,7 @@ class CashHandoverView(ListToolbarMixin, ScopedModelView):
     ]
 
 
-class CashHandoverApi(ChineseErrorsMixin, ScopedModelRestApi):
+class CashHandoverApi(ScopedModelRestApi):
     resource_name = "cash_handover"
     class_permission_name = "CashHandover"
     base_permissions = ["can_read", "can_write", "can_export"]
