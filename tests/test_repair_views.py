@@ -217,7 +217,6 @@ def test_statistics_export_and_monthly_sheet_stay_in_the_users_estates(client, w
 def test_openapi_lists_the_repair_moves(client, world):
     from tests.conftest import api_token
 
-    getattr(world, "admin")
     h = api_token(client, world.admin.username)
     spec = client.get("/api/v1/_openapi", headers=h)
     assert spec.status_code == 200
