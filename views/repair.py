@@ -148,7 +148,7 @@ LABELS = {
     "transfer_count": _l("转单次数"),
     "overdue_text": _l("超期"),
     "problem_short": _l("维修内容"),
-    "return_due_at": _l("超期"),
+    "return_due_at": _l("回单期限"),
     "assignee_id": _l("维修人员"),
     "estate_id": _l("小区/大厦"),
     "unit_id": _l("房屋"),
