@@ -193,3 +193,30 @@ def test_forum_bad_input_saves_nothing(client, session, make, estate):
         assert r.status_code == 422 and field in r.json["message"], (body, r.json)
     assert session.scalar(select(func.count(Forum.id))) == 0
     assert session.scalar(select(func.count(Task.id))) == 0
+
+
+def test_repair_order_page_links_back_to_the_call_it_came_from(app, session, make, client):
+    """Linked both ways: the order registered from a call names and links the call on its page."""
+    from tests.conftest import api_token, login
+
+    estate = make.estate("锦绣花园")
+    owner = make.owner(unit=make.unit(make.building(estate, "3号楼"), "502"), name="王宁", phone="13911112222")
+    make.user("接待员", estates=[estate], username="desk")
+    h = api_token(client, "desk")
+    call = client.post(
+        "/api/v1/call_record/",
+        json={"estate_id": estate.id, "caller_name": "王宁", "phone": "13911112222", "unit_id": owner.unit_id, "content": "厨房水管漏水", "category": "repair"},
+        headers=h,
+    )
+    assert call.status_code == 201, call.json
+    call_id = call.json["id"]
+    registered = client.post(f"/api/v1/call_record/{call_id}/register_repair", json={"category": "plumbing_electric"}, headers=h)
+    assert registered.status_code in (200, 201), registered.json
+    from models.repair import RepairOrder
+    from sqlalchemy import select
+
+    order = session.scalar(select(RepairOrder).where(RepairOrder.origin_type == "call_record", RepairOrder.origin_id == call_id))
+    assert order is not None
+    login(client, "desk")
+    page = client.get(f"/repairorderview/show/{order.id}").get_data(as_text=True)
+    assert 'id="order-origin"' in page and f"/callrecordview/show/{call_id}" in page and "来电记录" in page

@@ -591,6 +591,7 @@ class RepairOrderView(TransitionViewMixin, ScopedModelView):
             view_name=self.__class__.__name__,
             status_html=status_badge(item.status),
             urgency_html=urgency_badge(item.urgency),
+            origin=origin_link(self.datamodel.session, item),
             now=now,
         )
 
@@ -902,3 +903,20 @@ def register(appbuilder) -> None:
     appbuilder.add_api(RepairOrderApi)
     repair_purchase.register(appbuilder)
 
+
+def origin_link(session, item) -> tuple[str, str] | None:
+    """(label, url) of the visit, call or complaint the order was registered from, so both records link."""
+    from models.reception_desk import ORIGIN_ENDPOINTS, origin_label
+
+    if not item.origin_type or not item.origin_id:
+        return None
+    if item.origin_type in ORIGIN_ENDPOINTS:
+        label = origin_label(session, item.origin_type, item.origin_id)
+        return (label, url_for(ORIGIN_ENDPOINTS[item.origin_type], pk=item.origin_id)) if label else None
+    if item.origin_type == "complaint":
+        from models.complaint import Complaint
+
+        complaint = session.get(Complaint, item.origin_id)
+        if complaint is not None:
+            return (f"{_l('投诉')} {complaint}", url_for("ComplaintView.show", pk=complaint.id))
+    return None
