@@ -590,11 +590,12 @@ def issue_payment_requests(session, now: datetime) -> dict:
         charges_of.append(charges)
     lines = []
     if requests:
-        ids = session.scalars(
-            insert(PaymentRequest).returning(PaymentRequest.id, sort_by_parameter_order=True), requests
-        ).all()
-        for request, request_id, charges in zip(requests, ids, charges_of, strict=True):
-            request["id"] = request_id
+        # one executemany, then the new ids read back by household (unique per period); a RETURNING
+        # in parameter order would make SQLite insert row by row
+        session.execute(insert(PaymentRequest), requests)
+        id_of = dict(session.execute(select(PaymentRequest.unit_id, PaymentRequest.id).where(PaymentRequest.period == period)).all())
+        for request, charges in zip(requests, charges_of, strict=True):
+            request_id = request["id"] = id_of[request["unit_id"]]
             lines.extend(
                 {
                     "payment_request_id": request_id,
