@@ -74,7 +74,7 @@ def upgrade_indexes(url: str) -> None:
 
     engine = create_engine(url)
     existing = {ix["name"] for table in inspect(engine).get_table_names() for ix in inspect(engine).get_indexes(table)}
-    missing = [ix for table in db.metadata.sorted_tables for ix in table.indexes if ix.name not in existing]
+    missing = [ix for table in db.metadata.tables.values() for ix in table.indexes if ix.name not in existing]
     if missing:
         print(f"… adding {len(missing)} new index(es): {', '.join(ix.name for ix in missing)}", file=sys.stderr, flush=True)
         with engine.begin() as conn:
@@ -87,7 +87,7 @@ def upgrade_indexes(url: str) -> None:
 def count_limit(app) -> int | None:
     from views.repair import RepairOrderApi
 
-    return getattr(RepairOrderApi.datamodel, "count_limit", None)
+    return getattr(RepairOrderApi, "list_count_limit", None)
 
 
 def measure_size(orders: int, iterations: int, skip: set[str], large: bool) -> dict:
@@ -138,10 +138,10 @@ def figures(large: dict, small: dict | None, dialect: str) -> list[dict]:
         api, floor, screen, untuned = web["api"], web["floor"], web["screen"], web["untuned"]
         ratio = round(api["median"] / floor["median"], 2)
         add("api_median_ms", api["median"], "ms", ratio <= 3, floor=floor["median"], ratio=ratio, orders=n,
-            rows=web["api_rows"], same_json=web["floor_same_json"])
+            rows=web["api_rows"], same_json=web["floor_same_json"], cpu_ms=api["cpu_median"], floor_cpu_ms=floor["cpu_median"])
         add("api_p95_ms", api["p95"], "ms", floor=floor["p95"], ratio=round(api["p95"] / floor["p95"], 2), orders=n)
         add("api_statements", api["statements"], "statements", len(api["statements"]) == 1, orders=n)
-        add("screen_median_ms", screen["median"], "ms", screen["median"] <= 60, orders=n)
+        add("screen_median_ms", screen["median"], "ms", screen["median"] <= 60, orders=n, cpu_ms=screen["cpu_median"])
         add("screen_p95_ms", screen["p95"], "ms", orders=n)
         add("screen_statements", screen["statements"], "statements", len(screen["statements"]) == 1, orders=n)
         ur = round(screen["median"] / untuned["median"], 3)
