@@ -17,7 +17,7 @@ from sqlalchemy import false, func, or_, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 
-from models.base import PermissionDenied, ValidationError, stale_conflict
+from models.base import MAX_ID, PermissionDenied, ValidationError, stale_conflict
 
 COMPANY_ROLES_DEFAULT = ("系统管理员", "公司经理")
 ALL = None
@@ -101,17 +101,19 @@ def check_estate_write(item, session) -> None:
         raise PermissionDenied(_l("您无权操作其他小区/大厦的数据"), "estate_id")
 
 
-INT_MAX = 2**63 - 1
+INT_MAX = MAX_ID
 
 
 def check_integer_ranges(item) -> None:
-    """Integers beyond 64 bits overflow the database driver: refuse them as invalid input."""
-    from sqlalchemy import Integer, inspect
+    """Integers beyond what the column holds (32 bits, 64 for BigInteger) overflow the database
+    driver: refuse them as invalid input."""
+    from sqlalchemy import BigInteger, Integer, inspect
 
     for column in inspect(type(item)).columns:
         if isinstance(column.type, Integer):
+            limit = 2**63 - 1 if isinstance(column.type, BigInteger) else MAX_ID
             value = getattr(item, column.key, None)
-            if isinstance(value, int) and not -INT_MAX <= value <= INT_MAX:
+            if isinstance(value, int) and not -limit <= value <= limit:
                 raise ValidationError(column.key, _l("数值超出范围"))
 
 

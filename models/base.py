@@ -13,6 +13,8 @@ from sqlalchemy import DateTime, ForeignKey, Integer, Numeric, String, TypeDecor
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 TZ = ZoneInfo("Asia/Shanghai")
+# Ids and other Integer columns are INTEGER: 32 bits on PostgreSQL. A larger number is bad input.
+MAX_ID = 2**31 - 1
 CENT = Decimal("0.01")
 
 
@@ -356,7 +358,7 @@ def parse_int(field: str, value, required: bool = True) -> int | None:
         number = int(value)
     except (TypeError, ValueError):
         raise ValidationError(field, _l("必须是整数编号")) from None
-    if not 0 < number < 2**63:
+    if not 0 < number <= MAX_ID:
         raise ValidationError(field, _l("编号超出范围"))
     return number
 

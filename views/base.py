@@ -19,7 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField
 
 from app.scope import request_user
-from models.base import DomainError, check_version, fmt_dt, stale_conflict
+from models.base import MAX_ID, DomainError, check_version, fmt_dt, stale_conflict
 from models.workflow import WORKFLOWS, Actor
 
 logger = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ class SafeActionsMixin:
             pk = int(pk)
         except (TypeError, ValueError):
             return None
-        if not -(2**63) < pk < 2**63:
+        if not -MAX_ID <= pk <= MAX_ID:
             return None
         return self.datamodel.get(pk, self._base_filters)
 

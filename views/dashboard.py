@@ -10,7 +10,7 @@ from sqlalchemy import case, func, or_, select
 from app import roles
 from app.extensions import db
 from app.scope import scoped
-from models.base import utcnow
+from models.base import MAX_ID, utcnow
 from models.kpi import estate_kpis, list_url
 from models.kpi_charts import available_charts
 from models.master import Estate
@@ -106,7 +106,7 @@ def can_see_dashboard(appbuilder) -> bool:
 
 def _estate_arg() -> int | None:
     value = request.args.get("estate_id", type=int)
-    return value if value and 0 < value < 2**63 else None
+    return value if value and 0 < value <= MAX_ID else None
 
 
 class HomeView(IndexView):

@@ -17,7 +17,7 @@ from app.exports import load_exports
 from app.extensions import db
 from app.scope import allowed_estate_ids, scoped
 from app.xlsx import send_xlsx_file, temp_xlsx_path
-from models.base import DomainError, local, utcnow
+from models.base import MAX_ID, DomainError, local, utcnow
 from models.kpi import PERIOD_RE, kpi_rows, period_as_of
 from models.master import Estate
 from views import add_screen
@@ -85,7 +85,7 @@ class ReportCenterView(BaseView):
             if allowed is not None:
                 return None, None, _("请选择小区/大厦")
             return period, None, None
-        if not raw.isdigit() or not 0 < int(raw) < 2**63:
+        if not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
             return None, None, _("请选择小区/大厦")
         estate_id = int(raw)
         if db.session.get(Estate, estate_id) is None or (allowed is not None and estate_id not in allowed):

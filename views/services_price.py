@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from app import roles
 from app.scope import ScopedInterface
-from models.base import DomainError, parse_bool
+from models.base import MAX_ID, DomainError, parse_bool
 from models.services_price import AnnounceMethod, PriceList, PriceListLine, draft_price_list, margin_limit
 from views import add_screen
 from views.base import (
@@ -248,7 +248,7 @@ class PriceListLineApi(ScopedModelRestApi):
         from models.services import ServiceItem
 
         body = request.get_json(silent=True)
-        if isinstance(body, dict) and isinstance(body.get("service_item_id"), int) and 0 < body["service_item_id"] < 2**63:
+        if isinstance(body, dict) and isinstance(body.get("service_item_id"), int) and 0 < body["service_item_id"] <= MAX_ID:
             item = self.datamodel.session.get(ServiceItem, body["service_item_id"])
             if item is not None:
                 for field in ("cost", "deposit", "prepayment"):

@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from app import roles
 from app.scope import ScopedInterface, allowed_estate_ids, scoped
-from models.base import local, utcnow
+from models.base import MAX_ID, local, utcnow
 from models.billing import PaymentMethod, period_of, shift_period
 from models.services_subscription import (
     CashHandover,
@@ -342,7 +342,7 @@ class ServiceDeliveryApi(ScopedModelRestApi):
                 sub_id = None
             sub = self.datamodel.session.scalar(
                 scoped(select(Subscription).where(Subscription.id == sub_id), Subscription)
-            ) if sub_id and 0 < sub_id < 2**63 else None
+            ) if sub_id and 0 < sub_id <= MAX_ID else None
             if sub is None:
                 return self.response_422(message={"subscription_id": [_("长期服务名单记录不存在")]})
             body.setdefault("owner_id", sub.owner_id)
