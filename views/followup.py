@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date
 
 from flask import abort, request, url_for
 from flask_appbuilder.baseviews import expose
@@ -18,19 +18,18 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from wtforms import DateField, DateTimeField, SelectField, TextAreaField
+from wtforms import SelectField, TextAreaField
 from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, Optional
-from wtforms.widgets import html_params
 
 from app.scope import allowed_estate_ids, scope_condition
-from models.base import TZ, DomainError, ValidationError, fmt_dt, parse_int
+from models.base import DomainError, ValidationError, parse_int
 from models.master import Department
 from models.workflow import WORKFLOWS
 from views.base import PERMISSION_MAP, ScopedModelRestApi, current_actor
+from views.fields import LocalDateField, LocalDateTimeField, LocalDateTimeWidget  # noqa: F401  (re-exported)
 
 logger = logging.getLogger(__name__)
 
@@ -167,51 +166,6 @@ class BodyApi(ScopedModelRestApi):
 
 
 # ---------------------------------------------------------------- forms
-class LocalDateTimeWidget:
-    """FAB's date-time picker showing the value in Asia/Shanghai without seconds."""
-
-    def __call__(self, field, **kwargs):
-        kwargs.setdefault("id", field.id)
-        kwargs.setdefault("name", field.name)
-        return Markup(
-            '<div class="input-group date appbuilder_datetime" data-provide="datepicker">'
-            '<span class="input-group-addon"><i class="fa fa-calendar cursor-hand"></i></span>'
-            f'<input class="form-control" data-format="yyyy-MM-dd hh:mm" {html_params(type="text", value=field._value(), **kwargs)} />'
-            "</div>"
-        )
-
-
-class LocalDateTimeField(DateTimeField):
-    """A time typed as Asia/Shanghai wall time, shown the same way."""
-
-    widget = LocalDateTimeWidget()
-
-    def __init__(self, label=None, validators=None, **kwargs):
-        kwargs.setdefault("format", ["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"])
-        super().__init__(label, validators, **kwargs)
-
-    def _value(self):
-        if self.raw_data:
-            return " ".join(self.raw_data)
-        return fmt_dt(self.data) if isinstance(self.data, datetime) else ""
-
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as exc:
-            raise ValueError(_("时间格式不正确,应为 2026-11-29 14:30")) from exc
-        if isinstance(self.data, datetime) and self.data.tzinfo is None:
-            self.data = self.data.replace(tzinfo=TZ)
-
-
-class LocalDateField(DateField):
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as exc:
-            raise ValueError(_("日期格式不正确,应为 2026-11-29")) from exc
-
-
 def enum_select(enum_cls, label, required: bool = True, blank=None):
     choices = enum_cls.choices() if required and blank is None else [("", blank or "—")] + enum_cls.choices()
     validators = [DataRequired(message=_l("请选择"))] if required else [Optional()]

@@ -17,15 +17,13 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from wtforms import BooleanField, DateTimeField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
-from wtforms.widgets import html_params
 
 from app.scope import ScopedInterface, allowed_estate_ids, scope_condition
-from models.base import TZ, DomainError, ValidationError, fmt_dt, utcnow
+from models.base import TZ, DomainError, ValidationError, utcnow
 from models.master import Department, Staff, staff_estate
 from models.reception_common import installed_model
 from models.workflow import WORKFLOWS
@@ -34,6 +32,7 @@ from views.base import (
     ScopedModelRestApi,
     current_actor,
 )
+from views.fields import LocalDateTimeField, LocalDateTimeWidget  # noqa: F401  (re-exported)
 
 logger = logging.getLogger(__name__)
 
@@ -205,43 +204,6 @@ class _BadRequest(Exception):
     def __init__(self, message):
         super().__init__(message)
         self.message = str(message)
-
-
-class LocalDateTimeWidget:
-    """FAB's date-time picker showing the value in Asia/Shanghai without seconds."""
-
-    def __call__(self, field, **kwargs):
-        kwargs.setdefault("id", field.id)
-        kwargs.setdefault("name", field.name)
-        return Markup(
-            '<div class="input-group date appbuilder_datetime" data-provide="datepicker">'
-            '<span class="input-group-addon"><i class="fa fa-calendar cursor-hand"></i></span>'
-            f'<input class="form-control" data-format="yyyy-MM-dd hh:mm" {html_params(type="text", value=field._value(), **kwargs)} />'
-            "</div>"
-        )
-
-
-class LocalDateTimeField(DateTimeField):
-    """A time typed as Asia/Shanghai wall time (stored UTC by the column), shown the same way."""
-
-    widget = LocalDateTimeWidget()
-
-    def __init__(self, label=None, validators=None, **kwargs):
-        kwargs.setdefault("format", ["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"])
-        super().__init__(label, validators, **kwargs)
-
-    def _value(self):
-        if self.raw_data:
-            return " ".join(self.raw_data)
-        return fmt_dt(self.data) if isinstance(self.data, datetime) else ""
-
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as exc:
-            raise ValueError(_("时间格式不正确,应为 2026-11-29 14:30")) from exc
-        if isinstance(self.data, datetime) and self.data.tzinfo is None:
-            self.data = self.data.replace(tzinfo=TZ)
 
 
 class FilterUserEstates(BaseFilter):
