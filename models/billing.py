@@ -610,7 +610,8 @@ def issue_payment_requests(session, now: datetime) -> dict:
                 }
                 for charge in charges
             )
-        session.execute(insert(PaymentRequestLine), lines)
+        # the table, not the entity: the ORM would split the rows into runs by which keys are None
+        session.execute(insert(PaymentRequestLine.__table__), lines)
         record_created(session, PaymentRequest, requests, labels=[r["number"] for r in requests])
     total = sum((r["total"] for r in requests), Decimal("0.00"))
     logger.info("payment requests %s: %s issued, %s lines", period, len(requests), len(lines))

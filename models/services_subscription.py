@@ -426,35 +426,40 @@ class ServiceDelivery(EstateOwned, AuditMixinNullable, Model):
 @charge_source("service_delivery", _l("便民服务"))
 def delivery_charges(session, up_to_period: str) -> list[Charge]:
     """Owner-signed deliveries to be billed on the monthly request."""
-    from sqlalchemy.orm import joinedload, lazyload
+    from models.services import ServiceItem
+    from models.services_price import PriceListLine
 
-    # a month of every household's deliveries: only the item's name and the price line's unit are read
-    query = select(ServiceDelivery).options(
-        lazyload("*"),
-        joinedload(ServiceDelivery.service_item).lazyload("*"),
-        joinedload(ServiceDelivery.price_line).lazyload("*"),
-    ).where(
-        ServiceDelivery.settlement == "bill",
-        ServiceDelivery.owner_signed_at.is_not(None),
-        ServiceDelivery.period <= up_to_period,
-        ServiceDelivery.fee > 0,
-        not_billed("service_delivery", ServiceDelivery.id),
+    # a month of every household's deliveries: plain rows of what the line says, no objects
+    d = ServiceDelivery
+    query = (
+        select(d.id, d.estate_id, d.unit_id, d.owner_id, d.period, d.quantity, d.unit_price, d.fee, d.delivered_at, d.note,
+               ServiceItem.name.label("item"), PriceListLine.unit.label("unit"))
+        .join(ServiceItem, ServiceItem.id == d.service_item_id)
+        .outerjoin(PriceListLine, PriceListLine.id == d.price_list_line_id)
+        .where(
+            d.settlement == "bill",
+            d.owner_signed_at.is_not(None),
+            d.period <= up_to_period,
+            d.fee > 0,
+            not_billed("service_delivery", d.id),
+        )
     )
+    label, each = str(_l("便民服务")), str(_l("次"))
     charges = []
-    for d in session.scalars(query):
-        qty = d.quantity.normalize() if d.quantity is not None else 1
+    for row in session.execute(query):
+        qty = row.quantity.normalize() if row.quantity is not None else 1
         charges.append(
             Charge(
                 source_type="service_delivery",
-                source_id=d.id,
-                estate_id=d.estate_id,
-                unit_id=d.unit_id,
-                owner_id=d.owner_id,
-                period=d.period,
-                description=f"{_l('便民服务')} {d.service_item.name} {money(d.unit_price):.2f}元/{d.price_line.unit or _l('次')} × {qty:f}",
-                amount=money(d.fee),
-                occurred_on=local_date(d.delivered_at),
-                detail=d.note,
+                source_id=row.id,
+                estate_id=row.estate_id,
+                unit_id=row.unit_id,
+                owner_id=row.owner_id,
+                period=row.period,
+                description=f"{label} {row.item} {money(row.unit_price):.2f}元/{row.unit or each} × {qty:f}",
+                amount=money(row.fee),
+                occurred_on=local_date(row.delivered_at),
+                detail=row.note,
             )
         )
     return charges
