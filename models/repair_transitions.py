@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
-from app.scope import company_roles
 from models.base import (
     PermissionDenied,
     ValidationError,
@@ -85,6 +84,8 @@ MAX_MATERIAL_LINES = 50
 
 # ---------------------------------------------------------------- who may act on this order
 def is_company(actor) -> bool:
+    from app.scope import company_roles  # app.scope imports models: import at use, not at load
+
     return actor.system or bool(actor.role_names & company_roles())
 
 
