@@ -38,6 +38,7 @@ from models.reception_common import (
     sync_foreign_keys,
     task_estate,
 )
+from models.revisit import RevisitMethod, Satisfaction  # noqa: F401  (Satisfaction re-exported)
 from models.task import TaskKind, close_stale_tasks, close_tasks, ensure_task
 from models.workflow import Actor, Workflow, register_workflow
 
@@ -58,23 +59,8 @@ class OwnerVisitStatus(LabeledEnum):
         return {"no_reply": _l("无需答复"), "awaiting_reply": _l("待答复"), "replied": _l("已答复")}
 
 
-class ReplyMethod(LabeledEnum):
-    phone = "phone"
-    visit = "visit"
-
-    @classmethod
-    def labels(cls):
-        return {"phone": _l("电话"), "visit": _l("上门")}
-
-
-class Satisfaction(LabeledEnum):
-    satisfied = "satisfied"
-    basically_satisfied = "basically_satisfied"
-    dissatisfied = "dissatisfied"
-
-    @classmethod
-    def labels(cls):
-        return {"satisfied": _l("满意"), "basically_satisfied": _l("基本满意"), "dissatisfied": _l("不满意")}
+# A reply to an owner visit is a revisit: the same methods and satisfaction codes (models.revisit).
+ReplyMethod = RevisitMethod
 
 
 # ---------------------------------------------------------------- 走访记录
