@@ -10,12 +10,10 @@ from __future__ import annotations
 import logging
 from datetime import date
 
-from flask import abort, request, url_for
-from flask_appbuilder.baseviews import expose
+from flask import request
 from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
-from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -27,8 +25,8 @@ from wtforms.validators import DataRequired, Optional
 from app.scope import allowed_estate_ids, scope_condition
 from models.base import DomainError, ValidationError, parse_int
 from models.master import Department
-from models.workflow import WORKFLOWS
-from views.base import PERMISSION_MAP, ScopedModelRestApi, current_actor
+from views.base import PERMISSION_MAP, ScopedModelRestApi
+from views.documents import DocumentViewMixin
 from views.fields import LocalDateField, LocalDateTimeField, LocalDateTimeWidget  # noqa: F401  (re-exported)
 
 logger = logging.getLogger(__name__)
@@ -212,58 +210,11 @@ def department_choices(estate_id: int | None) -> list[tuple[str, str]]:
     return [("", "—")] + [(str(d.id), f"{d.name}(负责人:{d.head.name})" if d.head else d.name) for d in db.session.scalars(query)]
 
 
-class ActionSet(dict):
-    """The actions a show page offers; truthy even when empty (FAB falls back to all actions otherwise)."""
-
-    def __bool__(self) -> bool:
-        return True
-
-
-class EventLogMixin:
-    """Show pages with the record's 处理记录 (event log), related follow-up, and only the moves the
-    record's state and the user's rights allow; lists with an Excel export button."""
+class EventLogMixin(DocumentViewMixin):
+    """Follow-up screens: the record with its related follow-up and 处理记录 (event log); lists with an Excel export."""
 
     show_template = "wuye/followup_show.html"
     list_template = "wuye/followup_list.html"
-
-    def show_extra(self, item) -> dict:
-        return {}
-
-    def render_template(self, template, **kwargs):
-        if template == self.list_template and hasattr(self, "export"):
-            if self.appbuilder.sm.has_access("can_export", self.class_permission_name):
-                kwargs.setdefault("export_url", url_for(f"{self.__class__.__name__}.export"))
-        return super().render_template(template, **kwargs)
-
-    def _available_actions(self, item) -> dict:
-        workflow = WORKFLOWS.get(getattr(self, "workflow_type", None) or "")
-        if workflow is None:
-            return self.actions
-        allowed = {t.name for t in workflow.available(item, current_actor())}
-        return ActionSet({name: a for name, a in self.actions.items() if name in allowed or name not in workflow.transitions})
-
-    @expose("/show/<pk>", methods=["GET"])
-    @has_access
-    def show(self, pk):
-        pk = self._deserialize_pk_if_composite(pk)
-        item = self.datamodel.get(pk, self._base_filters)
-        if item is None:
-            abort(404)
-        widgets = self._get_show_widget(pk, item, actions=self._available_actions(item))
-        self.update_redirect()
-        workflow = WORKFLOWS.get(getattr(self, "workflow_type", None) or "")
-        events = workflow.events(self.datamodel.session, item.id) if workflow else []
-        return self.render_template(
-            self.show_template,
-            pk=pk,
-            title=self.show_title,
-            widgets=widgets,
-            related_views=self._related_views,
-            item=item,
-            events=events,
-            workflow=workflow,
-            **self.show_extra(item),
-        )
 
 
 def user_name(user) -> str:

@@ -101,7 +101,7 @@ class VisitRecordView(FollowUpViewMixin, RecordViewMixin, TransitionViewMixin, S
     datamodel = RecordInterface(VisitRecord)
     class_permission_name = "VisitRecord"
     workflow_type = "visit_record"
-    has_print = True
+    list_print = True
     list_title = _l("来访记录(接待记录表)")
     show_title = _l("来访记录")
     add_title = _l("登记来访")

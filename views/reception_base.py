@@ -26,12 +26,12 @@ from app.scope import ScopedInterface, allowed_estate_ids, scope_condition
 from models.base import TZ, DomainError, ValidationError, utcnow
 from models.master import Department, Staff, staff_estate
 from models.reception_common import installed_model
-from models.workflow import WORKFLOWS
 from views.base import (
     PERMISSION_MAP,
     ScopedModelRestApi,
     current_actor,
 )
+from views.documents import DocumentViewMixin
 from views.fields import LocalDateTimeField, LocalDateTimeWidget  # noqa: F401  (re-exported)
 
 logger = logging.getLogger(__name__)
@@ -274,70 +274,12 @@ def day_range(start: date, end: date) -> tuple[datetime, datetime]:
     return datetime.combine(start, time.min, TZ), datetime.combine(end + timedelta(days=1), time.min, TZ)
 
 
-class RecordViewMixin:
-    """Show pages with the record's event log and links; list pages with a print/export bar."""
+class RecordViewMixin(DocumentViewMixin):
+    """Reception screens: the record with its one-click follow-ups, links and history; lists with the
+    print (接待记录表, with `list_print`) and export bar."""
 
     show_template = "wuye/reception_show.html"
     list_template = "wuye/reception_list.html"
-    has_print = False
-
-    def render_template(self, template, **kwargs):
-        if template == self.list_template:
-            from models.base import local
-
-            name = self.__class__.__name__
-            sm = self.appbuilder.sm
-            if sm.has_access("can_export", self.class_permission_name) and hasattr(self, "export"):
-                kwargs.setdefault("export_url", url_for(f"{name}.export"))
-            if self.has_print:
-                kwargs.setdefault("print_url", url_for(f"{name}.print_view"))
-            kwargs.setdefault("today", local(utcnow()).date().isoformat())
-        return super().render_template(template, **kwargs)
-
-    def show_links(self, item) -> list[tuple[str, str]]:
-        return []
-
-    def show_buttons(self, item) -> list[tuple[str, str, str]]:
-        """(label, url, icon) buttons shown above the record (one-click follow-ups)."""
-        return []
-
-    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
-        """Only the moves the record's state and the user's rights allow are offered as buttons."""
-        workflow = WORKFLOWS.get(getattr(self, "workflow_type", None) or "")
-        if workflow is not None and actions is None and item is not None:
-            available = {t.name for t in workflow.available(item, current_actor())}
-            actions = _Actions((n, a) for n, a in self.actions.items() if n not in workflow.transitions or n in available)
-        return super()._get_show_widget(pk, item, widgets=widgets, actions=actions, show_fieldsets=show_fieldsets)
-
-    @expose("/show/<pk>", methods=["GET"])
-    @has_access
-    def show(self, pk):
-        pk = self._deserialize_pk_if_composite(pk)
-        widgets = self._show(pk)
-        item = self.datamodel.get(pk, self._base_filters)
-        if item is None:
-            abort(404)
-        workflow = WORKFLOWS.get(getattr(self, "workflow_type", None) or "")
-        events = workflow.events(self.datamodel.session, item.id) if workflow else []
-        return self.render_template(
-            self.show_template,
-            pk=pk,
-            title=self.show_title,
-            widgets=widgets,
-            related_views=self._related_views,
-            item=item,
-            events=events,
-            workflow=workflow,
-            links=self.show_links(item),
-            buttons=self.show_buttons(item),
-        )
-
-
-class _Actions(dict):
-    """A set of actions that is never replaced by FAB's default, even when empty."""
-
-    def __bool__(self) -> bool:
-        return True
 
 
 # ---------------------------------------------------------------- one-click follow-ups

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
-from flask import abort, request, url_for
+from flask import request, url_for
 from flask_appbuilder import BaseView
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.fieldwidgets import DatePickerWidget, Select2Widget
@@ -265,7 +265,6 @@ class RectificationView(EventLogMixin, TransitionViewMixin, ScopedModelView):
     class_permission_name = "Rectification"
     workflow_type = "rectification"
     base_permissions = ["can_read", "can_issue", "can_export"]
-    method_permission_name = ScopedModelView.method_permission_name | {"print_notice": "read"}
     list_title = _l("整改通知")
     show_title = _l("整改通知")
     label_columns = {
@@ -311,6 +310,8 @@ class RectificationView(EventLogMixin, TransitionViewMixin, ScopedModelView):
     ]
     action_issue = transition_action("issue", _l("发出整改通知"), "fa-file-text-o", multiple=False)
     transition_forms = {"issue": IssueForm}
+    print_template = "wuye/followup_rectification_print.html"
+    print_title = _l("整改通知书")
 
     def prepare_transition_form(self, name, form, items):
         if name == "issue" and request.method == "GET" and not form.notice.data:
@@ -323,25 +324,12 @@ class RectificationView(EventLogMixin, TransitionViewMixin, ScopedModelView):
             links.append((_l("发现问题的回访"), str(item.revisit), url_for("RevisitView.show", pk=item.revisit_id)))
         return {
             "links": links,
-            "print_url": url_for("RectificationView.print_notice", pk=item.id),
+            "print_url": url_for("RectificationView.print_view", pk=item.id),
             "print_label": _("打印整改通知"),
         }
 
-    @expose("/print/<int:pk>")
-    @has_access
-    @permission_name("read")
-    def print_notice(self, pk):
-        rect = self.datamodel.get(pk, self._base_filters)
-        if rect is None:
-            abort(404)
-        return self.render_template(
-            "wuye/followup_rectification_print.html",
-            rect=rect,
-            order=rect.repair_order,
-            form_title=_("整改通知书"),
-            estate_name=rect.estate.name if rect.estate else "",
-            doc_no=rect.number,
-        )
+    def print_context(self, item) -> dict:
+        return super().print_context(item) | {"rect": item, "order": item.repair_order}
 
 
 # ---------------------------------------------------------------- rain days

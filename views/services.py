@@ -25,7 +25,8 @@ from models.services import (
 )
 from views import add_screen
 from views.base import ScopedModelRestApi, ScopedModelView, TransitionViewMixin, transition_action
-from views.billing import ID_LABELS, DocumentViewMixin, ListToolbarMixin
+from views.billing import ID_LABELS
+from views.documents import DocumentViewMixin, ListToolbarMixin
 
 RW = ("read", "write")
 FULL = ["can_read", "can_write", "can_delete", "can_export"]

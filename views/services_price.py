@@ -22,7 +22,8 @@ from views.base import (
     commit_or_conflict,
     transition_action,
 )
-from views.billing import ID_LABELS, DocumentViewMixin, ListToolbarMixin, money_cell, user_label
+from views.billing import ID_LABELS, money_cell, user_label
+from views.documents import DocumentViewMixin, ListToolbarMixin
 
 roles.extend(
     {
