@@ -7,6 +7,7 @@ import os
 
 from flask import Flask
 from flask_appbuilder import AppBuilder
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -14,6 +15,7 @@ from app.extensions import csrf, db, migrate
 
 logger = logging.getLogger(__name__)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_APP_NAME = "物业业户服务管理系统"  # config.APP_NAME unless a deployment names it otherwise
 
 
 @event.listens_for(Engine, "connect")
@@ -33,6 +35,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_object("config")
     if config:
         app.config.update(config)
+    if app.config.get("APP_NAME") == DEFAULT_APP_NAME:
+        app.config["APP_NAME"] = _l("物业业户服务管理系统")  # the product's name in the user's language
     _check_production_secret(app)
     os.makedirs(app.instance_path, exist_ok=True)
 

@@ -47,4 +47,13 @@ FAB_STRINGS = [
     _l("Collapse"),
     _l("Link"),
     _l("Welcome"),
+    _l("Users"),
+    _l("Roles"),
+    _l("Label"),
+    _l("Description"),
+    _l("Role"),
+    _l("It's not a good policy to remove a user, just make it inactive"),
+    _l("The user group on the application, this will associate with a list of roles associated with the group"),
+    _l("Username valid for authentication on DB or LDAP, unused for OID auth"),
+    _l("The user's email, this will also be used for OID auth"),
 ]

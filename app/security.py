@@ -21,8 +21,10 @@ from flask_appbuilder.security.api import SecurityApi as FabSecurityApi
 from flask_appbuilder.security.decorators import no_cache
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import AuthDBView as FabAuthDBView
+from flask_appbuilder.security.views import PermissionViewModelView as FabPermissionViewModelView
 from flask_appbuilder.security.views import RoleModelView as FabRoleModelView
 from flask_appbuilder.security.views import UserDBModelView as FabUserDBModelView
+from flask_appbuilder.security.views import UserGroupModelView as FabUserGroupModelView
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import delete, select
@@ -100,12 +102,42 @@ def _safe_actions():
     return SafeActionsMixin
 
 
-class UserDBModelView(_safe_actions(), FabUserDBModelView):
+class _PlainValues:
+    """FAB's security screens show values like ours: 是/否, local times, nothing for empty; columns
+    FAB leaves unlabelled (relations it offers as filters) get translated labels."""
+
+    extra_labels: dict = {}
+
+    def _init_properties(self):
+        from views.base import display_value
+
+        self.label_columns = {**self.label_columns, **self.extra_labels}
+        super()._init_properties()
+        self.formatters_columns = dict(self.formatters_columns)
+        for column in set(self.list_columns) | set(self.show_columns):
+            self.formatters_columns.setdefault(column, display_value)
+
+
+class UserDBModelView(_safe_actions(), _PlainValues, FabUserDBModelView):
     """FAB's user screen (same name, same permissions) whose actions never fail on a missing row."""
 
 
-class RoleModelView(_safe_actions(), FabRoleModelView):
+class RoleModelView(_safe_actions(), _PlainValues, FabRoleModelView):
     """FAB's role screen (same name, same permissions) whose actions never fail on a missing row."""
+
+    extra_labels = {"user": _l("Users"), "groups": _l("Groups")}
+
+
+class UserGroupModelView(_PlainValues, FabUserGroupModelView):
+    """FAB's group screen (same name, same permissions) with labelled columns."""
+
+    label_columns = {"name": _l("Name"), "label": _l("Label"), "description": _l("Description"), "users": _l("Users"), "roles": _l("Roles")}
+
+
+class PermissionViewModelView(_PlainValues, FabPermissionViewModelView):
+    """FAB's list of permissions on views (same name, same permission) with a labelled role filter."""
+
+    extra_labels = {"role": _l("Role")}
 
 
 class WuyeSecurityManager(SecurityManager):
@@ -113,6 +145,8 @@ class WuyeSecurityManager(SecurityManager):
     security_api = SecurityApi
     userdbmodelview = UserDBModelView
     rolemodelview = RoleModelView
+    groupmodelview = UserGroupModelView
+    permissionviewmodelview = PermissionViewModelView
     # FAB's login statistics chart loads Google Charts from the internet (offices are often offline)
     # and fails on a malformed group; not offered.
     userstatschartview = None

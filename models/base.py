@@ -72,9 +72,46 @@ def amount_in_words(value) -> str:
     import cn2an
 
     amount = money(value if value is not None else 0)
+    if _english():
+        return _english_amount(amount)
     if amount < 0:
         return "负" + amount_in_words(-amount)
     return cn2an.an2cn(f"{amount:.2f}", "rmb")
+
+
+def _english() -> bool:
+    from flask_babel import get_locale
+
+    try:
+        locale = get_locale()
+    except RuntimeError:  # outside the app: the default language
+        return False
+    return locale is not None and locale.language == "en"
+
+
+_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def _english_number(n: int) -> str:
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("-" + _ONES[n % 10] if n % 10 else "")
+    if n < 1000:
+        return _ONES[n // 100] + " hundred" + (" " + _english_number(n % 100) if n % 100 else "")
+    for size, word in ((10**9, "billion"), (10**6, "million"), (1000, "thousand")):
+        if n >= size:
+            return _english_number(n // size) + " " + word + (" " + _english_number(n % size) if n % size else "")
+    raise AssertionError(n)
+
+
+def _english_amount(amount: Decimal) -> str:
+    """The English form of 合计大写: 42.50 → Forty-two yuan and fifty fen; 116 → One hundred sixteen yuan only."""
+    sign, amount = ("minus ", -amount) if amount < 0 else ("", amount)
+    yuan, fen = int(amount), int((amount * 100) % 100)
+    text = f"{sign}{_english_number(yuan)} yuan" + (f" and {_english_number(fen)} fen" if fen else " only")
+    return text[0].upper() + text[1:]
 
 
 class UTCDateTime(TypeDecorator):

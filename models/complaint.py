@@ -687,7 +687,7 @@ class ComplaintWeek(EstateOwned, Model):
     @property
     def week_label(self) -> str:
         iso = self.week_start.isocalendar()
-        return f"{iso.year}年第{iso.week}周({self.week_start:%m-%d}~{self.week_end:%m-%d})"
+        return str(_l("%(y)s年第%(w)s周(%(start)s~%(end)s)", y=iso.year, w=iso.week, start=f"{self.week_start:%m-%d}", end=f"{self.week_end:%m-%d}"))
 
     @property
     def reply_rate(self) -> Decimal | None:
@@ -826,7 +826,7 @@ def weeks_for_period(session, period: str, estate_id: int | None = None, now: da
     return weeks
 
 
-@export("weekly_complaints", "投诉周统计")
+@export("weekly_complaints", _l("投诉周统计"))
 def export_weekly(session, period: str | None, path, estate_id: int | None = None, rows=None) -> int:
     """投诉周统计 as xlsx: one sheet of weekly totals, one per breakdown (category, department,
     validity, on-time reply). `period` YYYY-MM (the weeks touching that month) or YYYY."""

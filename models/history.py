@@ -308,7 +308,8 @@ def describe(session, model, entry: ChangeLog, labels: dict | None = None) -> li
     lines = []
     for field, (old, new) in entry.change_map.items():
         rel = fk_targets.get(field)
-        label = labels.get(field) or (labels.get(rel[0]) if rel else None) or field
+        # a foreign key reads as its relation (which screens label; FAB only prettifies "x_id")
+        label = (labels.get(rel[0]) if rel else None) or labels.get(field) or field
         column = mapper.columns.get(field)
         enum_cls = column.info.get("enum") if column is not None else None
 

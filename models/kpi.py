@@ -95,7 +95,7 @@ class Kpi:
     label: object
     target: Decimal
     compare: str  # GE: higher is better; LE: lower is better
-    unit: str  # "%", "‰", "次", "分"
+    unit: object  # "%", "‰" or a translated word: _l("次"), _l("分")
     window: object  # how the value is measured, e.g. 本年 / 本月 / 近 30 天
     func: Callable  # (session, estate_id, now) -> Decimal | (Decimal, note) | None
     url: Callable | None = None  # (estate_id, now) -> str | None, in a request
@@ -119,7 +119,8 @@ class Kpi:
             return ""
         q = Decimal(1).scaleb(-self.places) if self.places else Decimal(1)
         text = f"{Decimal(value).quantize(q, rounding=ROUND_HALF_UP)}"
-        return f"{text}{self.unit}" if self.unit in ("%", "‰") else f"{text} {self.unit}"
+        unit = str(self.unit).strip()
+        return f"{text}{unit}" if unit in ("%", "‰") else f"{text} {unit}"
 
     @property
     def target_text(self) -> str:
@@ -305,7 +306,7 @@ def _manager_visits(session, estate_id, now):
 
 register(
     Kpi(
-        "manager_visits", _l("物业经理走访"), Decimal("3"), GE, "次", _l("本月"), _manager_visits,
+        "manager_visits", _l("物业经理走访"), Decimal("3"), GE, _l("次"), _l("本月"), _manager_visits,
         url=lambda estate_id, now: list_url("OwnerVisitView.list", _flt_0_estate=estate_id, _flt_0_period=_period(now)),
         requires=("models.reception_contact",), places=0, accumulates_until=next_month_start, roles=MANAGERS,
         help=_l("物业经理每月 3 次走访业户(接待 二.4)"),
@@ -341,7 +342,7 @@ def _survey_average(session, estate_id, now):
 
 register(
     Kpi(
-        "survey_average", _l("意见征询平均分"), SURVEY_TARGET, GE, "分", _l("最近一期"), _survey_average,
+        "survey_average", _l("意见征询平均分"), SURVEY_TARGET, GE, _l("分"), _l("最近一期"), _survey_average,
         url=lambda estate_id, now: list_url("SurveyView.list", _flt_0_estate=estate_id),
         requires=("models.survey",), places=2, roles=MANAGERS + ("物业管理员",),
         help=_l("业主(住户)意见征询表各服务项目的平均分(5 分制)"),
@@ -448,7 +449,7 @@ KPI_COLUMNS = [
 ]
 
 
-@export("kpi_monthly", "指标月报(考核指标达成情况)")
+@export("kpi_monthly", _l("指标月报(考核指标达成情况)"))
 def export_kpi_monthly(session, period, path, estate_id=None) -> int:
     from app.xlsx import write_file
 

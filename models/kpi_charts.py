@@ -24,7 +24,7 @@ class Chart:
     kind: str  # "stack" (stacked bars), "line", "bar", "pie"
     func: Callable  # (session, estate_ids | None, now) -> {"x": [...], "series": [{"name", "data"}]} | None
     requires: tuple[str, ...] = ()
-    unit: str = ""
+    unit: object = ""  # "%" or a translated word
     roles: tuple[str, ...] = field(default_factory=tuple)
     order: int = 50  # place in the grid, left to right then down
 
@@ -40,7 +40,7 @@ class Chart:
             return None
         if result is None:
             return None
-        return {"name": self.name, "title": str(self.title), "kind": self.kind, "unit": self.unit, **result}
+        return {"name": self.name, "title": str(self.title), "kind": self.kind, "unit": str(self.unit), **result}
 
 
 CHARTS: dict[str, Chart] = {}
@@ -111,7 +111,7 @@ def _overdue_trend(session, estate_ids, now):
     }
 
 
-register_chart(Chart("overdue_trend", _l("超期事项趋势(近 12 个月,按类别)"), "stack", _overdue_trend, unit="件", order=20))
+register_chart(Chart("overdue_trend", _l("超期事项趋势(近 12 个月,按类别)"), "stack", _overdue_trend, unit=_l("件"), order=20))
 
 
 def _orders_by_category(session, estate_ids, now):
@@ -137,7 +137,7 @@ def _orders_by_category(session, estate_ids, now):
 
 
 register_chart(
-    Chart("orders_by_category", _l("每月维修单(按类别)"), "stack", _orders_by_category, requires=("models.repair",), unit="单", order=10,
+    Chart("orders_by_category", _l("每月维修单(按类别)"), "stack", _orders_by_category, requires=("models.repair",), unit=_l("单"), order=10,
           roles=("公司经理", "物业经理", "管理处主任", "总值班员"))
 )
 
@@ -199,6 +199,6 @@ def _complaints_by_category(session, estate_ids, now):
 
 
 register_chart(
-    Chart("complaints_by_category", _l("本年投诉(按类别)"), "bar", _complaints_by_category, requires=("models.complaint",), unit="件", order=40,
+    Chart("complaints_by_category", _l("本年投诉(按类别)"), "bar", _complaints_by_category, requires=("models.complaint",), unit=_l("件"), order=40,
           roles=("公司经理", "物业经理", "管理处主任", "物业管理员"))
 )

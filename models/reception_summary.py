@@ -18,6 +18,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from app.exports import export
@@ -27,8 +29,6 @@ from models.reception import CallRecord, ReceptionCategory, VisitRecord, VisitSt
 from models.reception_common import installed_model
 from models.reception_contact import OwnerVisit, OwnerVisitStatus, Satisfaction
 from models.reception_forum import Forum
-
-MONTHS = [f"{m}月" for m in range(1, 13)]
 
 
 @dataclass
@@ -62,6 +62,10 @@ class Summary:
 
 
 # ---------------------------------------------------------------- helpers
+def _month(index: int) -> str:
+    return _("%(m)s月", m=index + 1)
+
+
 def year_bounds(year: int) -> tuple[datetime, datetime]:
     return (
         datetime.combine(date(year, 1, 1), time.min, TZ).astimezone(UTC),
@@ -76,7 +80,7 @@ def _estates(session, estate_id: int | None, estate_ids) -> tuple[list[int] | No
     if estate_ids is not None:
         names = session.scalars(select(Estate.name).where(Estate.id.in_(estate_ids or {0})).order_by(Estate.name)).all()
         return list(estate_ids), "、".join(names) or "—"
-    return None, "全部小区/大厦"
+    return None, _("全部小区/大厦")
 
 
 def _where(model, column, bounds, estates):
@@ -119,7 +123,7 @@ def visit_summary(session, year: int, estate_id: int | None = None, estate_ids=N
     """访问业户记录总结: owner visits and what owners told us, walk-ins, calls, forums, surveys."""
     estates, estate_name = _estates(session, estate_id, estate_ids)
     bounds = year_bounds(year)
-    summary = Summary("visit", "访问业户记录总结", year, estate_name)
+    summary = Summary("visit", _("访问业户记录总结"), year, estate_name)
 
     visits = list(session.scalars(select(OwnerVisit).where(*_where(OwnerVisit, OwnerVisit.visited_at, bounds, estates)).order_by(OwnerVisit.visited_at)))
     households = len({v.unit_id for v in visits if v.unit_id})
@@ -141,27 +145,27 @@ def visit_summary(session, year: int, estate_id: int | None = None, estate_ids=N
     n_walkins, n_calls = sum(walkins.values()), sum(calls.values())
 
     summary.totals = [
-        ("走访业户(次)", len(visits)),
-        ("走访覆盖户数", households),
-        ("收集意见", sum(1 for v in visits if v.opinions and v.opinions not in ("无", "无意见"))),
-        ("收集建议", sum(1 for v in visits if v.suggestions and v.suggestions not in ("无", "无建议"))),
-        ("需答复 / 已答复", f"{len(owed)} / {len(replied)}"),
-        ("答复率", _pct(len(replied), len(owed))),
-        ("答复后满意(含基本满意)", _pct(satisfied, len(replied))),
-        ("来访接待(次)", n_walkins),
-        ("当场处理率", _pct(on_spot, n_walkins)),
-        ("来访办结率", _pct(resolved, n_walkins)),
-        ("来电接待(次)", n_calls),
-        ("业户座谈会(次)", len(forums)),
-        ("座谈会参加人数", sum(f.participant_count or 0 for f in forums)),
+        (_("走访业户(次)"), len(visits)),
+        (_("走访覆盖户数"), households),
+        (_("收集意见"), sum(1 for v in visits if v.opinions and v.opinions not in ("无", "无意见"))),
+        (_("收集建议"), sum(1 for v in visits if v.suggestions and v.suggestions not in ("无", "无建议"))),
+        (_("需答复 / 已答复"), f"{len(owed)} / {len(replied)}"),
+        (_("答复率"), _pct(len(replied), len(owed))),
+        (_("答复后满意(含基本满意)"), _pct(satisfied, len(replied))),
+        (_("来访接待(次)"), n_walkins),
+        (_("当场处理率"), _pct(on_spot, n_walkins)),
+        (_("来访办结率"), _pct(resolved, n_walkins)),
+        (_("来电接待(次)"), n_calls),
+        (_("业户座谈会(次)"), len(forums)),
+        (_("座谈会参加人数"), sum(f.participant_count or 0 for f in forums)),
     ]
     survey = _survey_figures(session, year, estates)
     if survey:
         summary.totals += survey
-    summary.by_category = [("来访", label, n) for label, n in _labelled(walkins, ReceptionCategory)] + [
-        ("来电", label, n) for label, n in _labelled(calls, ReceptionCategory)
+    summary.by_category = [(_("来访"), label, n) for label, n in _labelled(walkins, ReceptionCategory)] + [
+        (_("来电"), label, n) for label, n in _labelled(calls, ReceptionCategory)
     ]
-    summary.month_columns = ["走访", "来访", "来电", "座谈会"]
+    summary.month_columns = [_("走访"), _("来访"), _("来电"), _("座谈会")]
     columns = [
         [0] * 12,
         _monthly(session, VisitRecord, VisitRecord.visited_at, bounds, estates),
@@ -172,14 +176,14 @@ def visit_summary(session, year: int, estate_id: int | None = None, estate_ids=N
         columns[0][local(v.visited_at).month - 1] += 1
     for f in forums:
         columns[3][local(f.held_at).month - 1] += 1
-    summary.by_month = [(MONTHS[m], [c[m] for c in columns]) for m in range(12)]
+    summary.by_month = [(_month(m), [c[m] for c in columns]) for m in range(12)]
     topics = Counter()
     for code, n in walkins.items():
         topics[ReceptionCategory.label_of(code)] += n
     for code, n in calls.items():
         topics[ReceptionCategory.label_of(code)] += n
     summary.top = topics.most_common(10)
-    summary.notes_title = "业户意见和建议摘录"
+    summary.notes_title = _("业户意见和建议摘录")
     for v in visits[-200:]:
         where = f"{local(v.visited_at):%m-%d} {v.place or v.interviewee or ''}".strip()
         for text in (v.opinions, v.suggestions):
@@ -196,9 +200,9 @@ def _survey_figures(session, year: int, estates) -> list[tuple[str, int | str]]:
         return []
     responses = sum(e.responses for e in report.estates)
     weakest = report.areas[0] if report.areas else None
-    result: list[tuple[str, int | str]] = [("意见征询表收回(份)", responses)]
+    result: list[tuple[str, int | str]] = [(_("意见征询表收回(份)"), responses)]
     if weakest is not None:
-        result.append(("意见征询最薄弱项目", f"{weakest.area}({weakest.average} 分)"))
+        result.append((_("意见征询最薄弱项目"), _("%(area)s(%(score)s 分)", area=weakest.area, score=weakest.average)))
     return result
 
 
@@ -207,10 +211,11 @@ def request_summary(session, year: int, estate_id: int | None = None, estate_ids
     """业户请求记录总结: what owners asked for — repairs, services, complaints, enquiries."""
     estates, estate_name = _estates(session, estate_id, estate_ids)
     bounds = year_bounds(year)
-    summary = Summary("request", "业户请求记录总结", year, estate_name)
+    summary = Summary("request", _("业户请求记录总结"), year, estate_name)
     counter: Counter = Counter()
     months: dict[str, list[int]] = {}
     by_category: list[tuple[str, str, int]] = []
+    kind_source = _("报修类型")  # repair types split the same orders again: not added to the total
 
     RepairOrder = _optional("models.repair", "RepairOrder")
     if RepairOrder is not None:
@@ -223,12 +228,12 @@ def request_summary(session, year: int, estate_id: int | None = None, estate_ids
             select(func.count(RepairOrder.id)).where(*_where(RepairOrder, RepairOrder.recorded_at, bounds, estates), excluded, RepairOrder.paid.is_(True))
         ) or 0
         for label, n in _labelled(cats, RepairCategory):
-            by_category.append(("报修", label, n))
-            counter[f"{label}维修"] += n
+            by_category.append((_("报修"), label, n))
+            counter[_("%(category)s维修", category=label)] += n
         for label, n in _labelled(kinds, RepairKind):
-            by_category.append(("报修类型", label, n))
-        summary.totals += [("报修(单)", sum(cats.values())), ("其中有偿服务", paid)]
-        months["报修"] = _monthly(session, RepairOrder, RepairOrder.recorded_at, bounds, estates, excluded)
+            by_category.append((kind_source, label, n))
+        summary.totals += [(_("报修(单)"), sum(cats.values())), (_("其中有偿服务"), paid)]
+        months[_("报修")] = _monthly(session, RepairOrder, RepairOrder.recorded_at, bounds, estates, excluded)
 
     Complaint = _optional("models.complaint", "Complaint")
     if Complaint is not None:
@@ -236,41 +241,41 @@ def request_summary(session, year: int, estate_id: int | None = None, estate_ids
 
         cats = _count_by(session, Complaint, Complaint.received_at, Complaint.category, bounds, estates)
         for label, n in _labelled(cats, ComplaintCategory):
-            by_category.append(("投诉", label, n))
-            counter[f"投诉:{label}"] += n
-        summary.totals.append(("投诉(件)", sum(cats.values())))
-        months["投诉"] = _monthly(session, Complaint, Complaint.received_at, bounds, estates)
+            by_category.append((_("投诉"), label, n))
+            counter[_("投诉:%(category)s", category=label)] += n
+        summary.totals.append((_("投诉(件)"), sum(cats.values())))
+        months[_("投诉")] = _monthly(session, Complaint, Complaint.received_at, bounds, estates)
 
     services = _service_requests(session, year, bounds, estates)
     if services is not None:
         names, monthly = services
         for name, n in sorted(names.items(), key=lambda x: (-x[1], x[0])):
-            by_category.append(("便民服务", name, n))
+            by_category.append((_("便民服务"), name, n))
             counter[name] += n
-        summary.totals.append(("便民服务申请(项)", sum(names.values())))
-        months["便民服务"] = monthly
+        summary.totals.append((_("便民服务申请(项)"), sum(names.values())))
+        months[_("便民服务")] = monthly
 
-    for source, model, col in (("来电", CallRecord, CallRecord.called_at), ("来访", VisitRecord, VisitRecord.visited_at)):
+    for source, model, col in ((_("来电"), CallRecord, CallRecord.called_at), (_("来访"), VisitRecord, VisitRecord.visited_at)):
         cats = _count_by(session, model, col, model.category, bounds, estates)
         for label, n in _labelled(cats, ReceptionCategory):
             by_category.append((source, label, n))
         # enquiries, rent/sale and payment matters are requests too; repairs and complaints are counted above
         for code in ("consult", "rent_sale", "payment", "suggestion", "other"):
             if cats.get(code):
-                counter[f"{ReceptionCategory.label_of(code)}({source})"] += cats[code]
-        summary.totals.append((f"{source}(次)", sum(cats.values())))
+                counter[_("%(c)s(%(s)s)", c=ReceptionCategory.label_of(code), s=source)] += cats[code]
+        summary.totals.append((_("%(source)s(次)", source=source), sum(cats.values())))
         months[source] = _monthly(session, model, col, bounds, estates)
 
-    summary.totals.insert(0, ("业户请求合计", sum(n for s, _c, n in by_category if s not in ("报修类型",))))
+    summary.totals.insert(0, (_("业户请求合计"), sum(n for s, _c, n in by_category if s != kind_source)))
     summary.by_category = by_category
     summary.month_columns = list(months)
-    summary.by_month = [(MONTHS[m], [months[c][m] for c in months]) for m in range(12)]
+    summary.by_month = [(_month(m), [months[c][m] for c in months]) for m in range(12)]
     summary.top = counter.most_common(10)
-    summary.notes_title = "来电来访事由摘录"
+    summary.notes_title = _("来电来访事由摘录")
     for call in session.scalars(
         select(CallRecord).where(*_where(CallRecord, CallRecord.called_at, bounds, estates)).order_by(CallRecord.called_at.desc()).limit(100)
     ):
-        summary.notes.append((f"{local(call.called_at):%m-%d} 来电 {call.category_label}", call.content))
+        summary.notes.append((_("%(day)s 来电 %(category)s", day=f"{local(call.called_at):%m-%d}", category=call.category_label), call.content))
     return summary
 
 
@@ -299,7 +304,7 @@ def _service_requests(session, year: int, bounds, estates):
             *_where(VenueBooking, VenueBooking.starts_at, bounds, estates)
         )
         for name, start in session.execute(query):
-            names[f"{name}预订"] += 1
+            names[_("%(venue)s预订", venue=name)] += 1
             monthly[local(start).month - 1] += 1
     return names, monthly
 
@@ -310,9 +315,9 @@ def visit_summary_text(session, estate_id: int | None, year: int) -> str:
     totals = dict(s.totals)
     top = "、".join(f"{t} {n}" for t, n in s.top[:5]) or "无"
     return (
-        f"{year} 年走访业户 {totals['走访业户(次)']} 次(覆盖 {totals['走访覆盖户数']} 户,需答复/已答复 "
-        f"{totals['需答复 / 已答复']}),来访 {totals['来访接待(次)']} 次,来电 {totals['来电接待(次)']} 次,"
-        f"座谈会 {totals['业户座谈会(次)']} 次。业户来电来访最多的是:{top}。"
+        f"{year} 年走访业户 {totals[_('走访业户(次)')]} 次(覆盖 {totals[_('走访覆盖户数')]} 户,需答复/已答复 "
+        f"{totals[_('需答复 / 已答复')]}),来访 {totals[_('来访接待(次)')]} 次,来电 {totals[_('来电接待(次)')]} 次,"
+        f"座谈会 {totals[_('业户座谈会(次)')]} 次。业户来电来访最多的是:{top}。"
     )
 
 
@@ -365,17 +370,17 @@ def period_year(period: str | None) -> int:
     return int(match.group(1))
 
 
-@export("visit_summary", "访问业户记录总结", period_kind="year")
+@export("visit_summary", _l("访问业户记录总结"), period_kind="year")
 def export_visit_summary(session, period, path, estate_id=None) -> int:
     return write_summary_xlsx(visit_summary(session, period_year(period), estate_id), path)
 
 
-@export("request_summary", "业户请求记录总结", period_kind="year")
+@export("request_summary", _l("业户请求记录总结"), period_kind="year")
 def export_request_summary(session, period, path, estate_id=None) -> int:
     return write_summary_xlsx(request_summary(session, period_year(period), estate_id), path)
 
 
-@export("survey_report", "业主(住户)意见征询汇总", period_kind="year")
+@export("survey_report", _l("业主(住户)意见征询汇总"), period_kind="year")
 def export_survey_report(session, period, path, estate_id=None) -> int:
     from models.survey import survey_report, write_report_xlsx
 
@@ -396,7 +401,7 @@ def _records(session, model, time_col, period: str, estate_id):
     return session.scalars(query).yield_per(500)
 
 
-@export("visit_records", "接待记录表(来访记录)")
+@export("visit_records", _l("接待记录表(来访记录)"))
 def export_visit_records(session, period, path, estate_id=None) -> int:
     from app.xlsx import Col, write_file
 
@@ -416,7 +421,7 @@ def export_visit_records(session, period, path, estate_id=None) -> int:
     return write_file(path, f"接待记录表 {period}", columns, rows)
 
 
-@export("call_records", "来电记录")
+@export("call_records", _l("来电记录"))
 def export_call_records(session, period, path, estate_id=None) -> int:
     from app.xlsx import Col, write_file
 

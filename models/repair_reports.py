@@ -7,6 +7,7 @@ import re
 from collections import defaultdict
 from decimal import Decimal
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import defaultload, joinedload, lazyload
@@ -151,28 +152,28 @@ def ledger_note(order: RepairOrder) -> str:
     """The notes a clerk writes in the ledger: emergency reason, delays, 退单, urges, month-end flag."""
     notes = []
     if order.emergency_reason:
-        notes.append(f"急修:{order.emergency_reason_label}")
+        notes.append(_("急修:%(reason)s", reason=order.emergency_reason_label))
     if order.backdated:
-        notes.append("补录")
+        notes.append(_("补录"))
     if order.delay_kind:
-        notes.append(f"延期({order.delay_kind_label}):{order.delay_reason or ''}")
+        notes.append(_("延期(%(kind)s):%(reason)s", kind=order.delay_kind_label, reason=order.delay_reason or ""))
     if order.material_reported_late:
-        notes.append("缺料逾期上报")
+        notes.append(_("缺料逾期上报"))
     if order.transfer_count:
-        notes.append(f"转单 {order.transfer_count} 次")
+        notes.append(_("转单 %(n)s 次", n=order.transfer_count))
     if order.urge_count:
-        notes.append(f"催单 {order.urge_count} 次")
+        notes.append(_("催单 %(n)s 次", n=order.urge_count))
     if order.reject_reason:
-        notes.append(f"退单:{order.reject_reason}")
+        notes.append(_("退单:%(reason)s", reason=order.reject_reason))
     if order.cancel_reason:
-        notes.append(f"取消:{order.cancel_reason}")
+        notes.append(_("取消:%(reason)s", reason=order.cancel_reason))
     if order.rectify_count:
-        notes.append(f"整改 {order.rectify_count} 次")
+        notes.append(_("整改 %(n)s 次", n=order.rectify_count))
     if order.month_end_flag:
-        notes.append(f"{order.month_end_flag} 月末未交回")
+        notes.append(_("%(month)s 月末未交回", month=order.month_end_flag))
     if order.note:
         notes.append(order.note)
-    return ";".join(notes)
+    return _(";").join(notes)
 
 
 def on_time_text(order: RepairOrder) -> str:
@@ -191,18 +192,18 @@ def write_monthly_orders(session, period: str, path: str, estate_id: int | None 
     return write_file(path, _title("维修单月报表", period), MONTHLY_COLUMNS, rows, subtitle=subtitle)
 
 
-@export("monthly_orders", "维修单月报表(总值班室)")
+@export("monthly_orders", _l("维修单月报表(总值班室)"))
 def export_monthly_orders(session, period, path, estate_id=None) -> int:
     return write_monthly_orders(session, period, path, estate_id)
 
 
-@export("repair_ledger", "维修(服务)汇总表")
+@export("repair_ledger", _l("维修(服务)汇总表"))
 def export_ledger(session, period, path, estate_id=None) -> int:
     rows = iter_orders(session, orders_query(period, estate_id))
     return write_file(path, _title("维修(服务)汇总表", period), LEDGER_COLUMNS, rows)
 
 
-@export("repair_records", "维修记录表")
+@export("repair_records", _l("维修记录表"))
 def export_records(session, period, path, estate_id=None) -> int:
     rows = _numbered(iter_orders(session, orders_query(period, estate_id)))
     return write_file(path, _title("维修记录表", period), record_columns(staff_names(session)), rows)
@@ -210,17 +211,17 @@ def export_records(session, period, path, estate_id=None) -> int:
 
 # ---------------------------------------------------------------- per-staff statistics
 STAT_COLUMNS = [
-    ("name", "维修人员"),
-    ("department", "部门"),
-    ("assigned", "派单"),
-    ("transferred", "转出"),
-    ("rejected", "退单"),
-    ("done", "完工"),
-    ("revisited", "已回访"),
-    ("on_time", "按时回单"),
-    ("signed", "业主验收"),
-    ("satisfaction", "满意率"),
-    ("hours", "工时合计"),
+    ("name", _l("维修人员")),
+    ("department", _l("部门")),
+    ("assigned", _l("派单")),
+    ("transferred", _l("转出")),
+    ("rejected", _l("退单")),
+    ("done", _l("完工")),
+    ("revisited", _l("已回访")),
+    ("on_time", _l("按时回单")),
+    ("signed", _l("业主验收")),
+    ("satisfaction", _l("满意率")),
+    ("hours", _l("工时合计")),
 ]
 
 

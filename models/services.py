@@ -121,7 +121,7 @@ class ServiceItem(EstateOwned, AuditMixinNullable, Model):
     def price_text(self) -> str:
         if self.kind == "free":
             return str(_l("免费"))
-        return f"{fmt_money(self.price)} 元/{self.unit or _l('次')}"
+        return str(_l("%(price)s 元/%(unit)s", price=fmt_money(self.price), unit=self.unit or _l("次")))
 
     def validate(self, session) -> None:
         self.name = require_text("name", self.name, 60, _l("请填写服务项目名称"))

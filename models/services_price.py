@@ -106,7 +106,7 @@ class PriceList(EstateOwned, AuditMixinNullable, Model):
     )
 
     def __repr__(self) -> str:
-        return f"{self.estate.name if self.estate else ''} {self.year} 年价格表".strip()
+        return str(_l("%(estate)s %(y)s 年价格表", estate=self.estate.name if self.estate else "", y=self.year)).strip()
 
     @property
     def title(self) -> str:
@@ -206,7 +206,8 @@ class PriceListLine(EstateOwned, Model):
     service_item = relationship("ServiceItem", foreign_keys=[service_item_id], lazy="joined")
 
     def __repr__(self) -> str:
-        return f"{self.service_item.name if self.service_item else ''} {money(self.price):.2f}元/{self.unit or ''}"
+        price = _l("%(price)s 元/%(unit)s", price=f"{money(self.price):.2f}", unit=self.unit or "")
+        return f"{self.service_item.name if self.service_item else ''} {price}"
 
     @property
     def margin(self) -> Decimal | None:

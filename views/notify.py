@@ -75,7 +75,7 @@ class WebhookView(ScopedModelView):
         "enabled": BooleanField(_l("启用"), default=True, description=_l("停用后不再推送,已排队的消息也不再发送")),
         "events": EventsField(
             _l("推送事件"),
-            choices=[(e, NotifyEvent.label_of(e)) for e in SUBSCRIBABLE],
+            choices=[(e, NotifyEvent.labels()[e]) for e in SUBSCRIBABLE],  # lazy: the user's language
             default=list(SUBSCRIBABLE),
             validators=[DataRequired()],
             widget=Select2ManyWidget(),

@@ -80,7 +80,7 @@ class ReceptionSummaryView(BaseView):
         return self.render_template(
             "wuye/reception_summary_print.html",
             summary=summary,
-            form_title=f"{year} 年{summary.title}",
+            form_title=str(_l("%(y)s 年%(label)s", y=year, label=summary.title)),
             estate_name=summary.estate_name,
             doc_no=None,
         )

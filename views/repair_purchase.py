@@ -136,7 +136,7 @@ class RepairStatsView(BaseView):
         from app.xlsx import workbook_response
 
         period, rows, _error = self._rows()
-        columns = [(key, label, "int") if key in ("assigned", "transferred", "rejected", "done", "revisited", "on_time", "signed") else (key, label) for key, label in STAT_COLUMNS]
+        columns = [(key, str(label), "int") if key in ("assigned", "transferred", "rejected", "done", "revisited", "on_time", "signed") else (key, str(label)) for key, label in STAT_COLUMNS]
         return workbook_response(f"维修人员统计 {period}", columns, rows)
 
 

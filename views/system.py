@@ -6,6 +6,7 @@ from flask import flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_babel import LazyString
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -50,7 +51,7 @@ class SettingView(ScopedModelView):
     add_columns = ["key", "value"]
     edit_columns = ["value"]
     show_columns = ["label", "key", "value"]
-    description_columns = {"key": ", ".join(f"{k}({v[0]})" for k, v in SETTINGS.items())}
+    description_columns = {"key": LazyString(lambda: ", ".join(f"{k} ({v[0]})" for k, v in SETTINGS.items()))}
 
     def pre_add(self, item):
         item.validate(self.datamodel.session)
