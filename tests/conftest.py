@@ -56,7 +56,24 @@ def app():
 def _clean(session):
     tables = [t for t in reversed(_db.metadata.sorted_tables) if t.name not in SECURITY_TABLES]
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        # TRUNCATE costs file work per table whether it holds rows or not (1.6 s for all of them, more
+        # when the disk is busy): delete the rows of the tables a test wrote to, with the foreign-key
+        # triggers off for this transaction (department.head ↔ staff point at each other), then restart
+        # every cleaned table's id sequence (tests count on id 1)
+        probe = " UNION ALL ".join(f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM \"{t.name}\")" for t in tables)
+        written = [name for (name,) in session.execute(text(probe))]
+        if written:
+            session.execute(text("SET LOCAL session_replication_role = replica"))
+            for name in written:
+                session.execute(text(f'DELETE FROM "{name}"'))
+        serial = [f"{t.name}.{c.name}" for t in tables for c in t.primary_key.columns if c is t.autoincrement_column]
+        session.execute(
+            text(
+                "SELECT setval(seq, 1, false) FROM (SELECT pg_get_serial_sequence(split_part(col, '.', 1), "
+                "split_part(col, '.', 2)) AS seq FROM unnest(CAST(:cols AS text[])) AS col) AS s WHERE seq IS NOT NULL"
+            ),
+            {"cols": serial},
+        )
     else:
         # department.head ↔ staff reference each other: check the keys once everything is gone
         session.execute(text("PRAGMA defer_foreign_keys=ON"))
