@@ -68,6 +68,7 @@ jobs: install
 # Performance figures (bench/RESULTS.md): BENCH_ORDERS (default 1000000) and BENCH_SMALL (10000) orders,
 # generated once and reused; DATABASE_URL=postgresql://… runs them on PostgreSQL. Not part of `make test`.
 bench: install
+	@command -v wrk >/dev/null || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; }
 	nice $(BIN)/python -m bench
 
 clean:
