@@ -641,13 +641,13 @@ class Generator:
             if paid > 0:
                 paid_at = issued_at + timedelta(days=rng.uniform(0.5, 5))
                 payments.append((rid, charges[0][3], paid, rng.choice(("cash", "transfer", "wechat", "alipay")), f"SJ{rid:08d}",
-                                 paid_at, paid_at, paid_at, 1))
+                                 paid_at, "registered", paid_at, paid_at, 1))
         load(T["payment_request"], ("id", "number", "estate_id", "unit_id", "owner_id", "period", "issued_on", "due_on", "issued_at",
                                     "total", "paid_amount", "status", "created_on", "changed_on", "version"), requests)
         load(T["payment_request_line"], ("payment_request_id", "estate_id", "source_type", "source_id", "period", "occurred_on",
                                          "description", "detail", "amount"), lines)
-        load(T["payment"], ("payment_request_id", "estate_id", "amount", "method", "receipt_no", "paid_at", "created_on", "changed_on",
-                            "version"), payments)
+        load(T["payment"], ("payment_request_id", "estate_id", "amount", "method", "receipt_no", "paid_at", "status", "created_on",
+                            "changed_on", "version"), payments)
 
     # ------------------------------------------------------------ the month open for billing
     def open_month(self):

@@ -119,8 +119,7 @@ class FeeStandard(EstateOwned, AuditMixinNullable, Model):
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
 
     def __repr__(self) -> str:
-        price = _l("%(price)s 元/%(unit)s", price=fmt_money(self.labour_price), unit=self.unit)
-        return f"{self.name}({price})"
+        return f"{self.name}({fmt_money(self.labour_price)}元/{self.unit})"
 
     @property
     def category_label(self) -> str:
@@ -182,6 +181,16 @@ class PaymentMethod(LabeledEnum):
     @classmethod
     def labels(cls):
         return {"cash": _l("现金"), "transfer": _l("转账"), "wechat": _l("微信"), "alipay": _l("支付宝")}
+
+
+class PaymentStatus(LabeledEnum):
+    registered = "registered"
+    reversed = "reversed"
+    reversal = "reversal"
+
+    @classmethod
+    def labels(cls):
+        return {"registered": _l("已登记"), "reversed": _l("已冲红"), "reversal": _l("冲红记录")}
 
 
 class PaymentRequest(EstateOwned, AuditMixinNullable, Model):
@@ -283,26 +292,51 @@ class PaymentRequestLine(EstateOwned, Model):
 
 
 class Payment(EstateOwned, AuditMixinNullable, Model):
-    """A payment registered by finance (财务内勤) against a payment request."""
+    """A payment registered by finance (财务内勤) against a payment request.
+
+    A payment registered by mistake is never edited or deleted: it is reversed (冲红), which marks it
+    `reversed` and writes a counter-entry (`reversal`, the negative amount, `reverses_id` pointing at
+    it, the reason in `note`). Every sum of `amount` therefore nets to what was really received; the
+    UNIQUE `reverses_id` makes a second reversal of the same payment impossible."""
 
     __tablename__ = "payment"
     id: Mapped[int] = mapped_column(primary_key=True)
     payment_request_id: Mapped[int] = mapped_column(ForeignKey("payment_request.id"), nullable=False, index=True)
     amount: Mapped[Decimal] = mapped_column(Money, nullable=False)
     method: Mapped[str] = code_column(PaymentMethod, nullable=False)
-    receipt_no: Mapped[str] = mapped_column(String(40), unique=True, nullable=False)
+    receipt_no: Mapped[str | None] = mapped_column(String(40), unique=True)  # empty on a counter-entry
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
     note: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = code_column(PaymentStatus, nullable=False, default="registered", index=True)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), unique=True)
     payment_request = relationship("PaymentRequest", back_populates="payments", lazy="joined")
     registered_by = relationship("User", foreign_keys=[registered_by_id])
+    reverses = relationship("Payment", remote_side=[id], back_populates="reversal", foreign_keys=[reverses_id])
+    reversal = relationship("Payment", back_populates="reverses", uselist=False, foreign_keys=[reverses_id])
 
     def __repr__(self) -> str:
-        return f"{self.receipt_no} {fmt_money(self.amount)}"
+        return f"{self.receipt_label} {fmt_money(self.amount)}"
 
     @property
     def method_label(self) -> str:
         return PaymentMethod.label_of(self.method)
+
+    @property
+    def status_label(self) -> str:
+        return PaymentStatus.label_of(self.status)
+
+    @property
+    def receipt_label(self) -> str:
+        """The receipt number; a counter-entry names the receipt it cancels (冲红 XJ-0001)."""
+        if self.receipt_no:
+            return self.receipt_no
+        original = self.reverses.receipt_no if self.reverses is not None else ""
+        return str(_l("冲红 %(no)s", no=original or ""))
+
+    @property
+    def reversal_id(self) -> int | None:
+        return self.reversal.id if self.reversal is not None else None
 
     @property
     def period(self) -> str | None:
@@ -408,6 +442,75 @@ def register_payment(session, request: PaymentRequest, actor: Actor, now: dateti
     """Register a payment through the request's `pay` move (state, right, event log); returns the payment."""
     payment_request_flow.apply(session, request, "pay", actor, now, params)
     return request.last_payment
+
+
+# logged by the payment's `reverse` move (the right is `can_reverse` on Payment), never applied directly
+payment_request_flow.add("reverse_payment", (), None, _l("冲红收款"))(lambda *a, **k: None)
+
+
+def status_after_reversal(request: PaymentRequest, now: datetime) -> str:
+    """What a request is once a payment is taken back: paid, or open as the due date says."""
+    if request.balance <= 0:
+        return "paid"
+    if local_date(now) > request.due_on:
+        return "collecting" if request.collector_id is not None else "overdue"
+    return "partly_paid" if money(request.paid_amount or 0) > 0 else "issued"
+
+
+payment_flow = register_workflow(Workflow(object_type="payment", permission_view="Payment", status_labels=PaymentStatus.label_of))
+
+
+@payment_flow.add("reverse", ("registered",), "reversed", _l("冲红"))
+def _reverse(payment: Payment, actor: Actor, now: datetime, session, reason=None):
+    """冲红: a counter-entry of the negative amount, the request's paid amount and state put back."""
+    reason = require_text("reason", reason, 200, _l("请填写冲红原因"))
+    request = payment.payment_request
+    _lock_request(session, request)
+    before = request.status
+    counter = Payment(
+        payment_request_id=request.id,
+        payment_request=request,
+        estate_id=payment.estate_id,
+        amount=-money(payment.amount),
+        method=payment.method,
+        receipt_no=None,
+        paid_at=now,
+        registered_by_id=actor.user_id,
+        note=reason,
+        status=PaymentStatus.reversal.value,
+        reverses_id=payment.id,
+    )
+    session.add(counter)
+    session.flush()
+    request.paid_amount = money(
+        session.scalar(select(func.coalesce(func.sum(Payment.amount), 0)).where(Payment.payment_request_id == request.id))
+    )
+    request.status = status_after_reversal(request, now)
+    if request.status in ("overdue", "collecting"):
+        task, created = ensure_task(
+            session, "payment_overdue", "payment_request", request.id, collection_title(request),
+            estate_id=request.estate_id, assignee_id=request.collector_id, role_name=COLLECTOR_ROLE,
+            due_at=collection_due(now), now=now,
+        )
+        if not created:
+            task.title = collection_title(request)[:200]
+    text = str(
+        _l(
+            "冲红收据 %(no)s 的收款 %(a)s 元,原因:%(r)s;未付余额 %(b)s 元",
+            no=payment.receipt_no, a=f"{money(payment.amount):.2f}", r=reason, b=f"{request.balance:.2f}",
+        )
+    )
+    event = payment_request_flow.log(session, request, "reverse_payment", actor, now, note=text,
+                                     params={"payment_id": payment.id, "reason": reason})
+    event.from_status = before
+    payment.reversal = counter
+    return text
+
+
+def reverse_payment(session, payment: Payment, actor: Actor, reason, now: datetime | None = None):
+    """Reverse a payment through its `reverse` move (state, right, event log); returns the counter-entry."""
+    payment_flow.apply(session, payment, "reverse", actor, now, {"reason": reason})
+    return payment.reversal
 
 
 # ---------------------------------------------------------------- charges

@@ -59,7 +59,7 @@ def export_payment_requests(session, period, path, estate_id=None) -> int:
 
 @export("payments", _l("收款明细"))
 def export_payments(session, period, path, estate_id=None) -> int:
-    """Payments received during a calendar month (cash basis)."""
+    """Payments received during a calendar month (cash basis), reversals as negative rows."""
     start, end = period_bounds(_month(period))
     lo, hi = (datetime.combine(d, datetime.min.time(), tzinfo=TZ) for d in (start, end))
     query = select(Payment).where(Payment.paid_at >= lo, Payment.paid_at < hi).order_by(Payment.paid_at)
@@ -74,8 +74,11 @@ def export_payments(session, period, path, estate_id=None) -> int:
         ("period", _l("费用期间")),
         ("amount", _l("金额(元)"), "money"),
         ("method_label", _l("付款方式")),
-        ("receipt_no", _l("收据号")),
+        ("receipt_label", _l("收据号")),
+        ("status_label", _l("状态")),
+        ("note", _l("备注(冲红原因)")),
     ]
+    # a reversal (冲红) is a negative row dated when it was made: the month's total is what was really received
     return write_file(path, _("收款明细 %(p)s", p=period), columns, session.scalars(query))
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import request, url_for
+from flask import abort, request, url_for
 from flask_appbuilder import BaseView
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import DateTimeLocalField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
@@ -25,6 +26,7 @@ from models.billing import (
     register_payment,
 )
 from models.repair_codes import RepairCategory
+from models.workflow import WORKFLOWS
 from views import add_screen
 from views.base import (
     ScopedModelRestApi,
@@ -34,14 +36,13 @@ from views.base import (
     current_actor,
     transition_action,
 )
-from views.documents import DocumentViewMixin, ListToolbarMixin
 
 READ = ("read",)
 roles.extend(
     {
         "财务内勤": {
             "PaymentRequest": ("read", "export", "pay"),
-            "Payment": ("read", "write", "export"),
+            "Payment": ("read", "write", "export", "reverse"),
             "BillingAccounts": READ,
             "FeeStandard": READ,
         },
@@ -51,6 +52,102 @@ roles.extend(
         "处主任": {"FeeStandard": READ},
     }
 )
+
+
+class ActionSet(dict):
+    """The actions a show page offers; truthy even when empty (FAB falls back to all actions otherwise)."""
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class ListToolbarMixin:
+    """Lists with their extra buttons and an Excel export button (for users who may export)."""
+
+    list_template = "wuye/billing_list.html"
+
+    def render_template(self, template, **kwargs):
+        if template == self.list_template:
+            if hasattr(self, "export") and self.appbuilder.sm.has_access("can_export", self.class_permission_name):
+                kwargs.setdefault("export_url", url_for(f"{self.__class__.__name__}.export"))
+            kwargs.setdefault("list_links", self.list_links())
+        return super().render_template(template, **kwargs)
+
+    def list_links(self) -> list[tuple[str, str, str]]:
+        """(label, url, icon) buttons above the list."""
+        return []
+
+
+
+class DocumentViewMixin(ListToolbarMixin):
+    """Show pages with the record's tables (lines, payments), links, 处理经过 and only the moves the
+    record's state and the user's rights allow; a print page."""
+
+    show_template = "wuye/billing_show.html"
+    print_template: str | None = None
+
+    def action_visible(self, item, name: str) -> bool:
+        return True
+
+    def _available_actions(self, item) -> dict:
+        workflow = WORKFLOWS.get(getattr(self, "workflow_type", None) or "")
+        allowed = {t.name for t in workflow.available(item, current_actor())} if workflow else set()
+        return ActionSet({
+            name: a for name, a in self.actions.items()
+            if (workflow is None or name in allowed or name not in workflow.transitions) and self.action_visible(item, name)
+        })
+
+    def show_tables(self, item) -> list[dict]:
+        """[{title, headers, rows, foot?}] shown under the record."""
+        return []
+
+    def show_links(self, item) -> list[tuple[str, str | None]]:
+        links = []
+        if self.print_template:
+            links.append((str(_l("打印")), url_for(f"{self.__class__.__name__}.print_view", pk=item.id)))
+        return links
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        pk = self._deserialize_pk_if_composite(pk)
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            abort(404)
+        widgets = self._get_show_widget(pk, item, actions=self._available_actions(item))
+        self.update_redirect()
+        workflow = WORKFLOWS.get(getattr(self, "workflow_type", None) or "")
+        events = workflow.events(self.datamodel.session, item.id) if workflow else []
+        return self.render_template(
+            self.show_template,
+            pk=pk,
+            title=self.show_title,
+            widgets=widgets,
+            related_views=self._related_views,
+            item=item,
+            events=events,
+            workflow=workflow,
+            tables=self.show_tables(item),
+            links=self.show_links(item),
+        )
+
+    print_title = None
+
+    def print_context(self, item) -> dict:
+        """form_title, estate_name and doc_no of the printed form (print_base.html)."""
+        return {
+            "form_title": str(self.print_title or self.show_title),
+            "estate_name": item.estate.name if getattr(item, "estate", None) else "",
+            "doc_no": getattr(item, "number", None),
+        }
+
+    @expose("/print/<pk>")
+    @has_access
+    def print_view(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None or not self.print_template:
+            abort(404)
+        return self.render_template(self.print_template, item=item, **self.print_context(item))
 
 
 def user_label(user) -> str:
@@ -82,7 +179,7 @@ FULL = ["can_read", "can_write", "can_delete", "can_export"]
 # A screen and a REST resource of one concept declare the same permissions (FAB removes from a concept
 # what one of its views does not declare).
 REQUEST_PERMS = ["can_read", "can_export", "can_pay", "can_collect"]
-PAYMENT_PERMS = ["can_read", "can_write", "can_export"]
+PAYMENT_PERMS = ["can_read", "can_write", "can_export", "can_reverse"]
 
 
 class FeeStandardView(ListToolbarMixin, ScopedModelView):
@@ -234,18 +331,39 @@ class PaymentRequestView(DocumentViewMixin, TransitionViewMixin, ScopedModelView
             "foot": [_("合计"), "", "", "", item.total_in_words, money_cell(item.total)],
             "numeric": [5],
         }
+        can_reverse = self.appbuilder.sm.has_access("can_reverse", "Payment")
         payments = {
             "title": _("收款记录"),
             "id": "request-payments",
-            "headers": [_("收款时间"), _("金额(元)"), _("方式"), _("收据号"), _("登记人"), _("备注")],
+            "headers": [_("收款时间"), _("金额(元)"), _("方式"), _("收据号"), _("状态"), _("登记人"), _("备注"), ""],
             "rows": [
-                [p.paid_at, money_cell(p.amount), p.method_label, p.receipt_no, user_label(p.registered_by), p.note or ""]
+                [p.paid_at, money_cell(p.amount), p.method_label, _payment_link(p), p.status_label, user_label(p.registered_by),
+                 p.note or "", _reverse_link(p) if can_reverse and p.status == "registered" else ""]
                 for p in item.payments
             ],
+            "foot": [_("实收合计"), money_cell(item.paid_amount), "", "", "", "", "", ""] if item.payments else None,
             "numeric": [1],
             "empty": _("尚未收款"),
         }
         return [lines, payments]
+
+
+def _payment_link(payment) -> Markup:
+    return Markup('<a href="{}">{}</a>').format(url_for("PaymentView.show", pk=payment.id), payment.receipt_label)
+
+
+def _reverse_link(payment) -> Markup:
+    return Markup('<a class="btn btn-xs btn-danger" href="{}"><i class="fa fa-undo"></i> {}</a>').format(
+        url_for("PaymentView.do_transition", name="reverse", pk=payment.id), _("冲红")
+    )
+
+
+class ReverseForm(DynamicForm):
+    reason = TextAreaField(
+        _l("冲红原因"), validators=[DataRequired(message=_l("请填写冲红原因")), Length(max=200)],
+        description=_l("如 金额录错、录错业户、重复登记。冲红后记一笔等额的负数冲红记录,原收款作废,"
+                       "付款请求书的已付金额和状态随之恢复;原收据作废,重新收款请用新的收据号登记"),
+    )
 
 
 class PaymentRequestApi(ScopedModelRestApi):
@@ -262,9 +380,10 @@ class PaymentRequestApi(ScopedModelRestApi):
     order_columns = ["id", "number", "period", "due_on"]
 
 
-class PaymentView(ListToolbarMixin, ScopedModelView):
+class PaymentView(DocumentViewMixin, TransitionViewMixin, ScopedModelView):
     datamodel = ScopedInterface(Payment)
     class_permission_name = "Payment"
+    workflow_type = "payment"
     base_permissions = PAYMENT_PERMS
     exclude_route_methods = {"add", "edit", "delete"}  # payments are registered on the request (登记收款)
     list_title = _l("收款记录")
@@ -276,15 +395,31 @@ class PaymentView(ListToolbarMixin, ScopedModelView):
         "method": _l("付款方式"),
         "method_label": _l("付款方式"),
         "receipt_no": _l("收据号"),
+        "receipt_label": _l("收据号"),
         "paid_at": _l("收款时间"),
         "registered_by": _l("登记人"),
-        "note": _l("备注"),
+        "note": _l("备注(冲红原因)"),
         "period": _l("费用期间"),
+        "status": _l("状态"),
+        "status_label": _l("状态"),
+        "reverses": _l("冲红的收款"),
+        "reversal": _l("冲红记录"),
+        "reverses_id": _l("冲红的收款"),
     } | ID_LABELS
     formatters_columns = {"registered_by": user_label}
-    list_columns = ["paid_at", "payment_request", "estate", "amount", "method_label", "receipt_no", "registered_by"]
-    show_columns = ["payment_request", "estate", "period", "amount", "method_label", "receipt_no", "paid_at", "registered_by", "note"]
-    search_columns = ["estate", "method", "receipt_no", "paid_at", "payment_request"]
+    list_columns = ["paid_at", "payment_request", "estate", "amount", "method_label", "receipt_label", "status_label", "registered_by"]
+    show_columns = ["payment_request", "estate", "period", "amount", "method_label", "receipt_label", "status_label", "paid_at",
+                    "registered_by", "note", "reverses", "reversal"]
+    search_columns = ["estate", "method", "receipt_no", "status", "paid_at", "payment_request"]
+    transition_forms = {"reverse": ReverseForm}
+    action_reverse = transition_action("reverse", _l("冲红"), "fa-undo", multiple=False)
+
+    def show_links(self, item):
+        links = [(str(_l("付款请求书 %(no)s", no=item.payment_request.number)), url_for("PaymentRequestView.show", pk=item.payment_request_id))]
+        for label, other in ((_l("冲红的收款"), item.reverses), (_l("冲红记录"), item.reversal)):
+            if other is not None:
+                links.append((f"{label} {other.receipt_label} {other.amount:.2f}", url_for("PaymentView.show", pk=other.id)))
+        return links
     base_order = ("paid_at", "desc")
     export_title = _l("收款明细")
     export_columns = [
@@ -296,7 +431,9 @@ class PaymentView(ListToolbarMixin, ScopedModelView):
         ("period", _l("费用期间")),
         ("amount", _l("金额(元)"), "money"),
         ("method_label", _l("付款方式")),
-        ("receipt_no", _l("收据号")),
+        ("receipt_label", _l("收据号")),
+        ("status_label", _l("状态")),
+        ("note", _l("备注(冲红原因)")),
     ]
 
 
@@ -306,13 +443,15 @@ class PaymentApi(ScopedModelRestApi):
     resource_name = "payment"
     class_permission_name = "Payment"
     datamodel = ScopedInterface(Payment)
+    workflow_type = "payment"
     base_permissions = PAYMENT_PERMS
     exclude_route_methods = {"put", "delete"}
     list_columns = show_columns = [
         "id", "payment_request_id", "estate_id", "amount", "method", "receipt_no", "paid_at", "registered_by_id", "note",
+        "status", "reverses_id", "reversal_id",
     ]
     add_columns = ["payment_request_id", "amount", "method", "receipt_no", "paid_at", "note"]
-    search_columns = ["payment_request_id", "estate_id", "method", "receipt_no", "paid_at"]
+    search_columns = ["payment_request_id", "estate_id", "method", "receipt_no", "paid_at", "status", "reverses_id"]
     order_columns = ["id", "paid_at"]
 
     FIELDS = {"payment_request_id", "amount", "method", "receipt_no", "paid_at", "note"}

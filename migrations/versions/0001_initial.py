@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-11-29 02:09:16.611416
+Create Date: 2026-11-29 03:40:09.598905
 
 """
 from alembic import op
@@ -1270,10 +1270,12 @@ def upgrade():
     sa.Column('payment_request_id', sa.Integer(), nullable=False),
     sa.Column('amount', sa.Numeric(precision=12, scale=2), nullable=False),
     sa.Column('method', sa.String(length=16), nullable=False),
-    sa.Column('receipt_no', sa.String(length=40), nullable=False),
+    sa.Column('receipt_no', sa.String(length=40), nullable=True),
     sa.Column('paid_at', sa.DateTime(), nullable=False),
     sa.Column('registered_by_id', sa.Integer(), nullable=True),
     sa.Column('note', sa.String(length=200), nullable=True),
+    sa.Column('status', sa.String(length=18), nullable=False),
+    sa.Column('reverses_id', sa.Integer(), nullable=True),
     sa.Column('estate_id', sa.Integer(), nullable=False),
     sa.Column('created_on', sa.DateTime(), nullable=False),
     sa.Column('changed_on', sa.DateTime(), nullable=False),
@@ -1285,12 +1287,15 @@ def upgrade():
     sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
     sa.ForeignKeyConstraint(['payment_request_id'], ['payment_request.id'], ),
     sa.ForeignKeyConstraint(['registered_by_id'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['reverses_id'], ['payment.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('receipt_no')
+    sa.UniqueConstraint('receipt_no'),
+    sa.UniqueConstraint('reverses_id')
     )
     with op.batch_alter_table('payment', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_payment_estate_id'), ['estate_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payment_payment_request_id'), ['payment_request_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_status'), ['status'], unique=False)
 
     op.create_table('payment_request_line',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -1632,6 +1637,7 @@ def downgrade():
 
     op.drop_table('payment_request_line')
     with op.batch_alter_table('payment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payment_status'))
         batch_op.drop_index(batch_op.f('ix_payment_payment_request_id'))
         batch_op.drop_index(batch_op.f('ix_payment_estate_id'))
 
