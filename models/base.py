@@ -423,6 +423,18 @@ def require_text(field: str, value, max_len: int = 500, message=None) -> str:
     return value
 
 
+def parse_text(field: str, value, max_len: int = 500) -> str | None:
+    """Optional text, stripped; empty is None."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(field, _l("必须是文字"))
+    value = value.strip()
+    if len(value) > max_len:
+        raise ValidationError(field, _l("不能超过 %(n)s 个字", n=max_len))
+    return value or None
+
+
 def parse_choice(field: str, value, enum_cls, required: bool = True) -> str | None:
     if value is None or value == "":
         if required:

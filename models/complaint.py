@@ -33,6 +33,7 @@ from models.base import (
     parse_choice,
     parse_dt,
     parse_int,
+    parse_text,
     require_text,
     utcnow,
 )
@@ -43,7 +44,6 @@ from models.revisit import (
     Revisit,
     RevisitStatus,
     Satisfaction,
-    _optional_text,
     day_start,
     ratio,
     revisit_flow,
@@ -316,7 +316,7 @@ class Complaint(EstateOwned, AuditMixinNullable, Model):
             raise ValidationError("unit_id", _l("房屋不属于所选小区/大厦"))
         if self.owner is not None and self.unit is not None and self.owner.unit_id != self.unit.id:
             raise ValidationError("owner_id", _l("业户不住在所选房屋"))
-        self.complainant = _optional_text("complainant", self.complainant, 80)
+        self.complainant = parse_text("complainant", self.complainant, 80)
         if self.complainant is None and self.owner is not None:
             self.complainant = self.owner.name
         if self.phone:
@@ -338,7 +338,7 @@ class Complaint(EstateOwned, AuditMixinNullable, Model):
         if self.reply_due_at is None or state.attrs.received_at.history.has_changes():
             self.reply_due_at = self.received_at + timedelta(hours=reply_hours())
         if self.source_type is not None:
-            self.source_type = _optional_text("source_type", self.source_type, 30)
+            self.source_type = parse_text("source_type", self.source_type, 30)
         self._check_links(session)
         self._check_about(session)
         if not self.number:
@@ -416,7 +416,7 @@ def _assign(c: Complaint, actor, now, session, department_id=None, note=None):
         raise ValidationError("department_id", _l("该部门不属于投诉所在的小区/大厦"))
     c.department_id = dept.id
     c.department = dept
-    note = _optional_text("note", note, 500)
+    note = parse_text("note", note, 500)
     return f"交 {dept.name} 处理" + (f":{note}" if note else "")
 
 
@@ -426,7 +426,7 @@ def _escalate(c: Complaint, actor, now, session, to=None, note=None):
     if isinstance(to, str):
         to = ESCALATION_ALIASES.get(to.strip(), to.strip())
     target = parse_choice("to", to, EscalationTarget)
-    note = _optional_text("note", note, 500)
+    note = parse_text("note", note, 500)
     assignee_id, role = None, None
     if target == EscalationTarget.department_head.value:
         head_id = c.department.head_id if c.department is not None else None
@@ -526,7 +526,7 @@ def _close(c: Complaint, actor, now, session, valid=None, satisfaction=None, not
         satisfaction = last.satisfaction
     if satisfaction is None:
         raise ValidationError("satisfaction", _l("请填写业户满意度(satisfied / basically_satisfied / dissatisfied)"))
-    note = _optional_text("note", note, 500)
+    note = parse_text("note", note, 500)
     if c.status != ComplaintStatus.revisited.value:
         raise TransitionRefused(_l("投诉答复后还没有回访,不能关闭:请先在回访台登记回访"))
     c.valid = decided

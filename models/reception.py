@@ -32,6 +32,7 @@ from models.master import Department, Owner, Staff, Unit, check_phone, normalize
 from models.reception_common import (  # noqa: F401  (re-exported for the other reception modules)
     MANAGER_ROLES,
     active_staff,
+    amend_body,
     check_place,
     choice_of,
     create,
@@ -47,9 +48,8 @@ from models.reception_common import (  # noqa: F401  (re-exported for the other 
     read_body,
     req_bool,
     sync_foreign_keys,
-    task_estate,
 )
-from models.task import Task, TaskKind, close_tasks, ensure_task, task_flow
+from models.task import Task, TaskKind, close_tasks, ensure_staff_task, task_flow
 from models.workflow import Actor, Workflow, register_workflow
 
 logger = logging.getLogger(__name__)
@@ -258,11 +258,7 @@ class VisitRecord(EstateOwned, AuditMixinNullable, Model):
 
     def amend(self, session, body: dict) -> None:
         """Correct what the clerk wrote (never the state or the handling)."""
-        if isinstance(body, dict):
-            for key in body:
-                if key in self.API_FIELDS and key not in self.API_EDITABLE:
-                    raise ValidationError(key, _l("登记后不能修改此项"))
-        read_body(self, body, {k: self.API_FIELDS[k] for k in self.API_EDITABLE}, partial=True)
+        amend_body(self, body)
 
 
 visit_flow = register_workflow(Workflow(object_type="visit_record", permission_view="VisitRecord", status_labels=VisitStatus.label_of))
@@ -282,15 +278,15 @@ def _hand_over(visit: VisitRecord, actor, now, session, department_id=None, note
     visit.department = dept
     visit.handed_over_at = now
     close_tasks(session, TaskKind.walkin_not_handed_over.value, "visit_record", visit.id, now, str(_l("已移交部门")))
-    ensure_task(
+    ensure_staff_task(
         session,
         TaskKind.walkin_handover.value,
         "visit_record",
         visit.id,
         str(_l("来访事项待决定处理办法:%(who)s %(reason)s", who=visit.visitor_name, reason=visit.reason[:60])),
-        estate_id=task_estate(session, dept.head_id, visit.estate_id),
-        assignee_id=dept.head_id,
-        role_name=None if dept.head_id else "管理处主任",
+        staff_id=dept.head_id,
+        estate_id=visit.estate_id,
+        role_name="管理处主任",
         detail=visit.reason,
         now=now,
     )
@@ -315,14 +311,14 @@ def _decide(visit: VisitRecord, actor: Actor, now, session, decision=None, assig
     close_tasks(session, TaskKind.walkin_handover.value, "visit_record", visit.id, now, str(_l("已决定处理办法")))
     who = assignee or (session.get(Staff, actor.staff_id) if actor.staff_id else None)
     if who is not None:
-        ensure_task(
+        ensure_staff_task(
             session,
             TaskKind.walkin_handover.value,
             "visit_record",
             visit.id,
             str(_l("处理来访事项:%(who)s %(reason)s", who=visit.visitor_name, reason=visit.reason[:60])),
-            estate_id=task_estate(session, who.id, visit.estate_id),
-            assignee_id=who.id,
+            staff_id=who.id,
+            estate_id=visit.estate_id,
             detail=visit.decision,
             now=now,
         )
@@ -457,14 +453,14 @@ class CallRecord(EstateOwned, AuditMixinNullable, Model):
 
     def send_message(self, session, now: datetime) -> Task:
         """转告: the call goes to the absent colleague's task list until they mark it read."""
-        task, _created = ensure_task(
+        task, _created = ensure_staff_task(
             session,
             TaskKind.message.value,
             "call_record",
             self.id,
             str(_l("转告:%(name)s(%(phone)s)来电:%(content)s", name=self.caller_name, phone=self.phone, content=self.content[:60])),
-            estate_id=task_estate(session, self.for_staff_id, self.estate_id),
-            assignee_id=self.for_staff_id,
+            staff_id=self.for_staff_id,
+            estate_id=self.estate_id,
             detail=self.content,
             now=now,
         )
@@ -483,11 +479,7 @@ class CallRecord(EstateOwned, AuditMixinNullable, Model):
         return call
 
     def amend(self, session, body: dict) -> None:
-        if isinstance(body, dict):
-            for key in body:
-                if key in self.API_FIELDS and key not in self.API_EDITABLE:
-                    raise ValidationError(key, _l("登记后不能修改此项"))
-        read_body(self, body, {k: self.API_FIELDS[k] for k in self.API_EDITABLE}, partial=True)
+        amend_body(self, body)
 
 
 @task_flow.on("done")
@@ -517,15 +509,15 @@ def scan_walkins(session, now: datetime) -> dict:
     late = late_walkins(session, now)
     created = 0
     for visit in late:
-        _task, new = ensure_task(
+        _task, new = ensure_staff_task(
             session,
             TaskKind.walkin_not_handed_over.value,
             "visit_record",
             visit.id,
             str(_l("来访事项未当天移交:%(who)s %(reason)s", who=visit.visitor_name, reason=visit.reason[:60])),
-            estate_id=task_estate(session, visit.received_by_id, visit.estate_id),
-            assignee_id=visit.received_by_id,
-            role_name=None if visit.received_by_id else "接待员",
+            staff_id=visit.received_by_id,
+            estate_id=visit.estate_id,
+            role_name="接待员",
             due_at=visit.handover_due_at,
             detail=visit.reason,
             now=now,

@@ -16,6 +16,7 @@ from models.base import (
     parse_bool,
     parse_dt,
     parse_int,
+    parse_text,
     require_text,
 )
 from models.master import Estate, Owner, Staff, Unit, check_phone
@@ -59,15 +60,6 @@ def staff_serves(staff: Staff, estate_id: int | None) -> bool:
     if estate_id is None or not staff.estate_ids or estate_id in staff.estate_ids:
         return True
     return is_company_user(staff.user)
-
-
-def task_estate(session, staff_id: int | None, estate_id: int | None) -> int | None:
-    """The estate a task for this person is filed under: the record's, unless the person works for
-    no estate in particular — then the task is company-wide, so that they can see and finish it."""
-    staff = session.get(Staff, staff_id) if staff_id else None
-    if staff is not None and not staff.estate_ids and not is_company_user(staff.user):
-        return None
-    return estate_id
 
 
 def active_staff(session, field: str, staff_id, estate_id: int | None, required: bool = False) -> Staff | None:
@@ -149,18 +141,19 @@ def read_body(obj, body, parsers: dict, required: tuple[str, ...] = (), partial:
     return set(body)
 
 
-def opt_text(max_len: int):
-    def parse(field, value):
-        if value is None or value == "":
-            return None
-        if not isinstance(value, str):
-            raise ValidationError(field, _l("必须是文字"))
-        value = value.strip()
-        if len(value) > max_len:
-            raise ValidationError(field, _l("不能超过 %(n)s 个字", n=max_len))
-        return value or None
+def amend_body(obj, body, refused=None) -> None:
+    """Correct a registered record from an API body: only its `API_EDITABLE` fields, parsed as when it
+    was registered; any other of its fields is refused."""
+    if isinstance(body, dict):
+        for key in body:
+            if key in obj.API_FIELDS and key not in obj.API_EDITABLE:
+                raise ValidationError(key, refused or _l("登记后不能修改此项"))
+    read_body(obj, body, {k: obj.API_FIELDS[k] for k in obj.API_EDITABLE}, partial=True)
 
-    return parse
+
+def opt_text(max_len: int):
+    """A body parser `(field, value)` for optional text of at most `max_len` characters."""
+    return lambda field, value: parse_text(field, value, max_len)
 
 
 def req_text(max_len: int, message=None):

@@ -25,6 +25,7 @@ from models.base import (
 from models.master import Staff
 from models.reception_common import (
     active_staff,
+    amend_body,
     check_place,
     choice_of,
     create,
@@ -36,10 +37,9 @@ from models.reception_common import (
     read_body,
     req_bool,
     sync_foreign_keys,
-    task_estate,
 )
 from models.revisit import RevisitMethod, Satisfaction  # noqa: F401  (Satisfaction re-exported)
-from models.task import TaskKind, close_stale_tasks, close_tasks, ensure_task
+from models.task import TaskKind, close_stale_tasks, close_tasks, ensure_staff_task, ensure_task
 from models.workflow import Actor, Workflow, register_workflow
 
 logger = logging.getLogger(__name__)
@@ -170,14 +170,14 @@ class OwnerVisit(EstateOwned, AuditMixinNullable, Model):
     def on_created(self, session, actor: Actor, now: datetime) -> None:
         """A visit that owes a reply puts the revisit on the visitor's task list."""
         if self.reply_needed:
-            ensure_task(
+            ensure_staff_task(
                 session,
                 TaskKind.revisit_due.value,
                 "owner_visit",
                 self.id,
                 str(_l("走访意见待答复:%(who)s", who=str(self))),
-                estate_id=task_estate(session, self.staff_id, self.estate_id),
-                assignee_id=self.staff_id,
+                staff_id=self.staff_id,
+                estate_id=self.estate_id,
                 due_at=self.reply_due_at,
                 detail="\n".join(x for x in (self.opinions, self.suggestions) if x),
                 now=now,
@@ -193,11 +193,7 @@ class OwnerVisit(EstateOwned, AuditMixinNullable, Model):
         return visit
 
     def amend(self, session, body: dict) -> None:
-        if isinstance(body, dict):
-            for key in body:
-                if key in self.API_FIELDS and key not in self.API_EDITABLE:
-                    raise ValidationError(key, _l("登记后不能修改此项"))
-        read_body(self, body, {k: self.API_FIELDS[k] for k in self.API_EDITABLE}, partial=True)
+        amend_body(self, body)
 
 
 owner_visit_flow = register_workflow(
@@ -342,14 +338,14 @@ def scan_overdue_replies(session, now: datetime) -> dict:
     created = 0
     for visit in late:
         close_tasks(session, TaskKind.revisit_due.value, "owner_visit", visit.id, now, str(_l("已超期")))
-        _task, new = ensure_task(
+        _task, new = ensure_staff_task(
             session,
             TaskKind.revisit_overdue.value,
             "owner_visit",
             visit.id,
             str(_l("走访意见答复超期:%(who)s", who=str(visit))),
-            estate_id=task_estate(session, visit.staff_id, visit.estate_id),
-            assignee_id=visit.staff_id,
+            staff_id=visit.staff_id,
+            estate_id=visit.estate_id,
             due_at=visit.reply_due_at,
             now=now,
         )

@@ -24,6 +24,7 @@ from models.base import (
 )
 from models.reception_common import (
     active_staff,
+    amend_body,
     choice_of,
     create,
     not_in_future,
@@ -33,9 +34,8 @@ from models.reception_common import (
     period_of,
     read_body,
     sync_foreign_keys,
-    task_estate,
 )
-from models.task import Task, TaskKind, ensure_task, task_flow
+from models.task import Task, TaskKind, ensure_staff_task, task_flow
 from models.workflow import Actor, Workflow, register_workflow
 
 
@@ -152,11 +152,7 @@ class Forum(EstateOwned, AuditMixinNullable, Model):
         return forum
 
     def amend(self, session, body: dict) -> None:
-        if isinstance(body, dict):
-            for key in body:
-                if key in self.API_FIELDS and key not in self.API_EDITABLE:
-                    raise ValidationError(key, _l("登记后不能修改此项(纪要请用「记录纪要」)"))
-        read_body(self, body, {k: self.API_FIELDS[k] for k in self.API_EDITABLE}, partial=True)
+        amend_body(self, body, _l("登记后不能修改此项(纪要请用「记录纪要」)"))
 
 
 class ForumAction(EstateOwned, Model):
@@ -214,14 +210,14 @@ def _add_action(forum: Forum, actor, now, session, content=None, assignee_id=Non
     action = ForumAction(forum_id=forum.id, estate_id=forum.estate_id, content=text, assignee_id=assignee.id, due_at=due)
     session.add(action)
     session.flush()
-    task, _ = ensure_task(
+    task, _ = ensure_staff_task(
         session,
         TaskKind.meeting_action.value,
         "forum_action",
         action.id,
         str(_l("座谈会待办:%(text)s", text=text[:80])),
-        estate_id=task_estate(session, assignee.id, forum.estate_id),
-        assignee_id=assignee.id,
+        staff_id=assignee.id,
+        estate_id=forum.estate_id,
         due_at=due,
         detail=str(_l("来自 %(forum)s", forum=str(forum))),
         now=now,

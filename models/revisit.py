@@ -33,6 +33,7 @@ from models.base import (
     local_date,
     parse_choice,
     parse_dt,
+    parse_text,
     utcnow,
 )
 from models.task import close_tasks
@@ -315,17 +316,6 @@ class Revisit(EstateOwned, AuditMixinNullable, Model):
 revisit_flow = register_workflow(Workflow(object_type="revisit", permission_view="Revisit", status_labels=RevisitStatus.label_of))
 
 
-def _optional_text(field: str, value, max_len: int) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValidationError(field, _l("必须是文字"))
-    value = value.strip()
-    if len(value) > max_len:
-        raise ValidationError(field, _l("不能超过 %(n)s 个字", n=max_len))
-    return value or None
-
-
 @revisit_flow.add("record", [RevisitStatus.pending.value], RevisitStatus.done.value, _l("登记回访"))
 def _record(
     revisit: Revisit,
@@ -343,9 +333,9 @@ def _record(
     rectification notice at once (the repair listener does that)."""
     method = parse_choice("method", method, RevisitMethod)
     satisfaction = parse_choice("satisfaction", satisfaction, Satisfaction)
-    problem = _optional_text("problem", problem, 1000)
-    note = _optional_text("note", note, 500)
-    notice = _optional_text("notice", notice, 1000)
+    problem = parse_text("problem", problem, 1000)
+    note = parse_text("note", note, 500)
+    notice = parse_text("notice", notice, 1000)
     when = parse_dt("done_at", done_at) or now
     if when > now + EARLY_GRACE:
         raise ValidationError("done_at", _l("回访时间不能晚于现在"))

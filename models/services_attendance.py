@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, ForeignKey, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import EstateOwned, UTCDateTime, ValidationError, fmt_dt, local, local_date
+from models.base import EstateOwned, UTCDateTime, ValidationError, fmt_dt, local, local_date, parse_text
 
 SHEET_DEPARTMENTS = ("service", "management")  # staff expected on the office's daily sheet
 
@@ -44,17 +44,6 @@ class Attendance(EstateOwned, Model):
         return f"{minutes // 60}:{minutes % 60:02d}"
 
 
-def _text(field: str, value, max_len: int = 300) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValidationError(field, _l("必须是文字"))
-    value = value.strip()
-    if len(value) > max_len:
-        raise ValidationError(field, _l("不能超过 %(n)s 个字", n=max_len))
-    return value or None
-
-
 def today_record(session, staff_id: int, now: datetime) -> Attendance | None:
     return session.scalar(
         select(Attendance).where(Attendance.staff_id == staff_id, Attendance.work_date == local_date(now))
@@ -80,7 +69,7 @@ def sign_in(session, staff, now: datetime, estate_id: int | None = None, plan=No
     if existing is not None:
         raise ValidationError("signed_in_at", _l("今天已于 %(t)s 报到", t=f"{local(existing.signed_in_at):%H:%M}"))
     record = Attendance(staff_id=staff.id, staff=staff, estate_id=estate_id, work_date=local_date(now),
-                        signed_in_at=now, plan=_text("plan", plan))
+                        signed_in_at=now, plan=parse_text("plan", plan, 300))
     session.add(record)
     session.flush()
     return record
@@ -96,7 +85,7 @@ def sign_out(session, staff, now: datetime, summary=None) -> Attendance:
     if record.signed_out_at is not None:
         raise ValidationError("signed_out_at", _l("今天已于 %(t)s 签退", t=f"{local(record.signed_out_at):%H:%M}"))
     record.signed_out_at = now
-    record.summary = _text("summary", summary)
+    record.summary = parse_text("summary", summary, 300)
     session.flush()
     return record
 

@@ -189,6 +189,50 @@ def ensure_task(
     return task, True
 
 
+def task_estate(session, staff_id: int | None, estate_id: int | None) -> int | None:
+    """The estate a task for this person is filed under: the record's, unless the person works for
+    no estate in particular — then the task is company-wide, so that they can see and finish it."""
+    from app.scope import company_roles
+    from models.master import Staff
+
+    staff = session.get(Staff, staff_id) if staff_id else None
+    if staff is None or staff.estate_ids:
+        return estate_id
+    company_user = staff.user is not None and bool({r.name for r in staff.user.roles} & company_roles())
+    return estate_id if company_user else None
+
+
+def ensure_staff_task(
+    session,
+    kind: str,
+    object_type: str,
+    object_id: int,
+    title: str,
+    *,
+    staff_id: int | None,
+    estate_id: int | None,
+    role_name: str | None = None,
+    due_at: datetime | None = None,
+    detail: str | None = None,
+    now: datetime | None = None,
+) -> tuple[Task, bool]:
+    """`ensure_task` for a staff member (with none, for `role_name`), filed under the record's estate
+    where that person can see it (`task_estate`)."""
+    return ensure_task(
+        session,
+        kind,
+        object_type,
+        object_id,
+        title,
+        estate_id=task_estate(session, staff_id, estate_id),
+        assignee_id=staff_id,
+        role_name=None if staff_id else role_name,
+        due_at=due_at,
+        detail=detail,
+        now=now,
+    )
+
+
 def close_tasks(session, kind: str | list[str], object_type: str, object_id: int, now: datetime | None = None, note: str | None = None) -> int:
     """Close the open tasks of a kind for an object whose cause is gone."""
     kinds = [kind] if isinstance(kind, str) else list(kind)

@@ -25,6 +25,7 @@ from wtforms.validators import DataRequired, Optional
 from app.scope import allowed_estate_ids, scope_condition
 from models.base import DomainError, ValidationError, parse_int
 from models.master import Department
+from models.reception_common import opt_text
 from views.base import PERMISSION_MAP, ScopedModelRestApi
 from views.documents import DocumentViewMixin
 from views.fields import LocalDateField, LocalDateTimeField, LocalDateTimeWidget  # noqa: F401  (re-exported)
@@ -59,18 +60,7 @@ def p_int(field, value):
     return parse_int(field, value, required=False)
 
 
-def p_text(max_len: int):
-    def parse(field, value):
-        if value is None or value == "":
-            return None
-        if not isinstance(value, str):
-            raise ValidationError(field, _l("必须是文字"))
-        value = value.strip()
-        if len(value) > max_len:
-            raise ValidationError(field, _l("不能超过 %(n)s 个字", n=max_len))
-        return value or None
-
-    return parse
+p_text = opt_text  # optional text of at most n characters
 
 
 def p_code(enum_cls):
