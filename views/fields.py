@@ -1,4 +1,4 @@
-"""Form fields every screen shares: times typed and shown as Asia/Shanghai wall time."""
+"""Form fields every screen shares: times entered and shown as Asia/Shanghai wall time."""
 
 from __future__ import annotations
 
@@ -7,38 +7,37 @@ from datetime import datetime
 from flask_babel import gettext as _
 from markupsafe import Markup
 from wtforms import DateField, DateTimeField
+from wtforms.validators import Optional
 from wtforms.widgets import html_params
 
-from models.base import TZ, fmt_dt
+from models.base import TZ, local
 
 
 class LocalDateTimeWidget:
-    """FAB's date-time picker showing the value in Asia/Shanghai without seconds."""
+    """The browser's own date-and-time input (datetime-local): a calendar and a time picker, and typing
+    in fixed parts, so a clerk cannot enter a time the server does not understand."""
 
     def __call__(self, field, **kwargs):
         kwargs.setdefault("id", field.id)
         kwargs.setdefault("name", field.name)
-        return Markup(
-            '<div class="input-group date appbuilder_datetime" data-provide="datepicker">'
-            '<span class="input-group-addon"><i class="fa fa-calendar cursor-hand"></i></span>'
-            f'<input class="form-control" data-format="yyyy-MM-dd hh:mm" {html_params(type="text", value=field._value(), **kwargs)} />'
-            "</div>"
-        )
+        classes = ["form-control"] + [c for c in str(kwargs.pop("class", "")).split() if c != "form-control"]
+        return Markup(f"<input {html_params(type='datetime-local', value=field._value(), class_=' '.join(classes), **kwargs)}>")
 
 
 class LocalDateTimeField(DateTimeField):
-    """A time typed as Asia/Shanghai wall time, shown the same way."""
+    """A time entered and shown as Asia/Shanghai wall time (the stored value is UTC); empty is allowed
+    unless the validators say otherwise."""
 
     widget = LocalDateTimeWidget()
 
     def __init__(self, label=None, validators=None, **kwargs):
-        kwargs.setdefault("format", ["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"])
-        super().__init__(label, validators, **kwargs)
+        kwargs.setdefault("format", ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"])
+        super().__init__(label, validators or [Optional()], **kwargs)
 
     def _value(self):
-        if self.raw_data:
-            return " ".join(self.raw_data)
-        return fmt_dt(self.data) if isinstance(self.data, datetime) else ""
+        if isinstance(self.data, datetime):
+            return local(self.data).strftime("%Y-%m-%dT%H:%M")
+        return " ".join(self.raw_data) if self.raw_data else ""
 
     def process_formdata(self, valuelist):
         try:

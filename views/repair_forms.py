@@ -1,20 +1,17 @@
 """The forms of the repair screens: registering an order and one form per move.
 
 Numbers are taken as text and checked by the model (so a bad quantity or a negative price gets
-the model's Chinese message on the field); times are the browser's datetime-local, read as
-Asia/Shanghai wall time.
+the model's Chinese message on the field); times are the shared `LocalDateTimeField` (Asia/Shanghai
+wall time).
 """
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateTimeLocalField,
     FieldList,
     Form,
     FormField,
@@ -24,7 +21,6 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional
 
-from models.base import local
 from models.repair import (
     DelayKind,
     EmergencyReason,
@@ -34,22 +30,7 @@ from models.repair import (
     RepairSource,
     Urgency,
 )
-
-DT_FORMAT = "%Y-%m-%dT%H:%M"
-
-
-class LocalDateTimeField(DateTimeLocalField):
-    """A datetime-local input showing stored (UTC) times in Asia/Shanghai."""
-
-    def __init__(self, label=None, validators=None, **kwargs):
-        kwargs.setdefault("format", DT_FORMAT)
-        super().__init__(label, validators or [Optional()], **kwargs)
-
-    def process_data(self, value):
-        if isinstance(value, datetime) and value.tzinfo is not None:
-            value = local(value).replace(tzinfo=None)
-        super().process_data(value)
-
+from views.fields import LocalDateTimeField
 
 FC = {"class": "form-control"}
 FC_AREA = {"class": "form-control", "rows": 3}
