@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, request, url_for
+from flask import request, url_for
 from flask_appbuilder import BaseView
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.forms import DynamicForm
@@ -26,7 +26,6 @@ from models.billing import (
     register_payment,
 )
 from models.repair_codes import RepairCategory
-from models.workflow import WORKFLOWS
 from views import add_screen
 from views.base import (
     ScopedModelRestApi,
@@ -36,6 +35,7 @@ from views.base import (
     current_actor,
     transition_action,
 )
+from views.documents import DocumentViewMixin, ListToolbarMixin
 
 READ = ("read",)
 roles.extend(
@@ -52,102 +52,6 @@ roles.extend(
         "处主任": {"FeeStandard": READ},
     }
 )
-
-
-class ActionSet(dict):
-    """The actions a show page offers; truthy even when empty (FAB falls back to all actions otherwise)."""
-
-    def __bool__(self) -> bool:
-        return True
-
-
-class ListToolbarMixin:
-    """Lists with their extra buttons and an Excel export button (for users who may export)."""
-
-    list_template = "wuye/billing_list.html"
-
-    def render_template(self, template, **kwargs):
-        if template == self.list_template:
-            if hasattr(self, "export") and self.appbuilder.sm.has_access("can_export", self.class_permission_name):
-                kwargs.setdefault("export_url", url_for(f"{self.__class__.__name__}.export"))
-            kwargs.setdefault("list_links", self.list_links())
-        return super().render_template(template, **kwargs)
-
-    def list_links(self) -> list[tuple[str, str, str]]:
-        """(label, url, icon) buttons above the list."""
-        return []
-
-
-
-class DocumentViewMixin(ListToolbarMixin):
-    """Show pages with the record's tables (lines, payments), links, 处理经过 and only the moves the
-    record's state and the user's rights allow; a print page."""
-
-    show_template = "wuye/billing_show.html"
-    print_template: str | None = None
-
-    def action_visible(self, item, name: str) -> bool:
-        return True
-
-    def _available_actions(self, item) -> dict:
-        workflow = WORKFLOWS.get(getattr(self, "workflow_type", None) or "")
-        allowed = {t.name for t in workflow.available(item, current_actor())} if workflow else set()
-        return ActionSet({
-            name: a for name, a in self.actions.items()
-            if (workflow is None or name in allowed or name not in workflow.transitions) and self.action_visible(item, name)
-        })
-
-    def show_tables(self, item) -> list[dict]:
-        """[{title, headers, rows, foot?}] shown under the record."""
-        return []
-
-    def show_links(self, item) -> list[tuple[str, str | None]]:
-        links = []
-        if self.print_template:
-            links.append((str(_l("打印")), url_for(f"{self.__class__.__name__}.print_view", pk=item.id)))
-        return links
-
-    @expose("/show/<pk>", methods=["GET"])
-    @has_access
-    def show(self, pk):
-        pk = self._deserialize_pk_if_composite(pk)
-        item = self.datamodel.get(pk, self._base_filters)
-        if item is None:
-            abort(404)
-        widgets = self._get_show_widget(pk, item, actions=self._available_actions(item))
-        self.update_redirect()
-        workflow = WORKFLOWS.get(getattr(self, "workflow_type", None) or "")
-        events = workflow.events(self.datamodel.session, item.id) if workflow else []
-        return self.render_template(
-            self.show_template,
-            pk=pk,
-            title=self.show_title,
-            widgets=widgets,
-            related_views=self._related_views,
-            item=item,
-            events=events,
-            workflow=workflow,
-            tables=self.show_tables(item),
-            links=self.show_links(item),
-        )
-
-    print_title = None
-
-    def print_context(self, item) -> dict:
-        """form_title, estate_name and doc_no of the printed form (print_base.html)."""
-        return {
-            "form_title": str(self.print_title or self.show_title),
-            "estate_name": item.estate.name if getattr(item, "estate", None) else "",
-            "doc_no": getattr(item, "number", None),
-        }
-
-    @expose("/print/<pk>")
-    @has_access
-    def print_view(self, pk):
-        item = self.datamodel.get(pk, self._base_filters)
-        if item is None or not self.print_template:
-            abort(404)
-        return self.render_template(self.print_template, item=item, **self.print_context(item))
 
 
 def user_label(user) -> str:
