@@ -31,6 +31,21 @@ REQUEST_COLUMNS = [
     ("balance", _l("未付(元)"), "money"),
     ("status_label", _l("状态")),
 ]
+# the 付款请求书 screen's export: the same without the lines and the amount in words
+REQUEST_LIST_COLUMNS = [c for c in REQUEST_COLUMNS if c[0] not in ("lines_text", "total_in_words")]
+PAYMENT_COLUMNS = [
+    ("paid_at", _l("收款时间"), "datetime"),
+    ("payment_request.number", _l("请求书编号")),
+    ("estate.name", _l("小区/大厦")),
+    ("payment_request.unit", _l("房屋")),
+    ("payment_request.payer", _l("付款人")),
+    ("period", _l("费用期间")),
+    ("amount", _l("金额(元)"), "money"),
+    ("method_label", _l("付款方式")),
+    ("receipt_label", _l("收据号")),
+    ("status_label", _l("状态")),
+    ("note", _l("备注(冲红原因)")),
+]
 
 
 def _month(period: str | None) -> str:
@@ -65,21 +80,8 @@ def export_payments(session, period, path, estate_id=None) -> int:
     query = select(Payment).where(Payment.paid_at >= lo, Payment.paid_at < hi).order_by(Payment.paid_at)
     if estate_id:
         query = query.where(Payment.estate_id == estate_id)
-    columns = [
-        ("paid_at", _l("收款时间"), "datetime"),
-        ("payment_request.number", _l("请求书编号")),
-        ("estate.name", _l("小区/大厦")),
-        ("payment_request.unit", _l("房屋")),
-        ("payment_request.payer", _l("付款人")),
-        ("period", _l("费用期间")),
-        ("amount", _l("金额(元)"), "money"),
-        ("method_label", _l("付款方式")),
-        ("receipt_label", _l("收据号")),
-        ("status_label", _l("状态")),
-        ("note", _l("备注(冲红原因)")),
-    ]
     # a reversal (冲红) is a negative row dated when it was made: the month's total is what was really received
-    return write_file(path, _("收款明细 %(p)s", p=period), columns, session.scalars(query))
+    return write_file(path, _("收款明细 %(p)s", p=period), PAYMENT_COLUMNS, session.scalars(query))
 
 
 @export("price_list", _l("便民服务项目及价格表"), period_kind="year")

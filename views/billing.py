@@ -25,6 +25,7 @@ from models.billing import (
     accounts,
     register_payment,
 )
+from models.billing_exports import PAYMENT_COLUMNS, REQUEST_LIST_COLUMNS
 from models.repair_codes import RepairCategory
 from views import add_screen
 from views.base import (
@@ -185,21 +186,7 @@ class PaymentRequestView(DocumentViewMixin, TransitionViewMixin, ScopedModelView
     base_order = ("id", "desc")
     print_template = "wuye/billing_request_print.html"
     export_title = _l("付款请求书清单")
-    export_columns = [
-        ("number", _l("请求书编号")),
-        ("estate.name", _l("小区/大厦")),
-        ("unit.building.name", _l("楼栋")),
-        ("unit.room", _l("房号")),
-        ("payer", _l("付款人")),
-        ("owner.phone", _l("电话")),
-        ("period", _l("费用期间")),
-        ("issued_on", _l("开具日期"), "date"),
-        ("due_on", _l("付款期限"), "date"),
-        ("total", _l("合计(元)"), "money"),
-        ("paid_amount", _l("已付(元)"), "money"),
-        ("balance", _l("未付(元)"), "money"),
-        ("status_label", _l("状态")),
-    ]
+    export_columns = REQUEST_LIST_COLUMNS
 
     transition_forms = {"pay": PayForm, "collect": CollectForm}
     action_pay = transition_action("pay", _l("登记收款"), "fa-jpy", multiple=False)
@@ -326,19 +313,7 @@ class PaymentView(DocumentViewMixin, TransitionViewMixin, ScopedModelView):
         return links
     base_order = ("paid_at", "desc")
     export_title = _l("收款明细")
-    export_columns = [
-        ("paid_at", _l("收款时间"), "datetime"),
-        ("payment_request.number", _l("请求书编号")),
-        ("estate.name", _l("小区/大厦")),
-        ("payment_request.unit", _l("房屋")),
-        ("payment_request.payer", _l("付款人")),
-        ("period", _l("费用期间")),
-        ("amount", _l("金额(元)"), "money"),
-        ("method_label", _l("付款方式")),
-        ("receipt_label", _l("收据号")),
-        ("status_label", _l("状态")),
-        ("note", _l("备注(冲红原因)")),
-    ]
+    export_columns = PAYMENT_COLUMNS
 
 
 class PaymentApi(ScopedModelRestApi):
