@@ -32,12 +32,15 @@ from models.base import (
     AuditMixinNullable,
     EstateOwned,
     LabeledEnum,
+    PermissionDenied,
     UTCDateTime,
     ValidationError,
     as_utc,
     code_column,
     fmt_dt,
+    parse_choice,
     parse_int,
+    require_text,
     utcnow,
 )
 from models.master import Estate, Owner
@@ -219,8 +222,20 @@ def _reopen(survey, actor, now, session):
     return None
 
 
+class ResponseStatus(LabeledEnum):
+    recorded = "recorded"
+    complaint = "complaint"
+
+    @classmethod
+    def labels(cls):
+        return {"recorded": _l("已录入"), "complaint": _l("已转投诉")}
+
+
 class SurveyResponse(EstateOwned, AuditMixinNullable, Model):
-    """One returned 意见征询表: a score 1–5 per service area and comments."""
+    """One returned 意见征询表: a score 1–5 per service area and comments.
+
+    What an owner writes may be a complaint (SPEC §6 channel 意见征询表): `register_complaint` turns the
+    response into one complaint, linked both ways (`complaint_id` here, source `survey_response` there)."""
 
     __tablename__ = "survey_response"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -230,7 +245,10 @@ class SurveyResponse(EstateOwned, AuditMixinNullable, Model):
     respondent: Mapped[str | None] = mapped_column(String(40))
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     comments: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = code_column(ResponseStatus, nullable=False, default="recorded", index=True)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaint.id"), unique=True)
     survey = relationship("SurveyCampaign", back_populates="responses")
+    complaint = relationship("Complaint", foreign_keys=[complaint_id])
     owner = relationship("Owner", foreign_keys=[owner_id], lazy="joined")
     unit = relationship("Unit", foreign_keys=[unit_id], lazy="joined")
     scores = relationship("SurveyScore", back_populates="response", order_by="SurveyScore.id", cascade="all, delete-orphan")
@@ -261,6 +279,22 @@ class SurveyResponse(EstateOwned, AuditMixinNullable, Model):
     @property
     def scores_text(self) -> str:
         return "、".join(f"{s.area} {s.score}" for s in self.scores)
+
+    @property
+    def status_label(self) -> str:
+        return ResponseStatus.label_of(self.status)
+
+    @property
+    def suggested_category(self) -> str:
+        """The complaint category of the lowest-scored service area (服务质量 when none maps)."""
+        for score in sorted(self.scores, key=lambda s: (s.score, s.id or 0)):
+            if score.area in AREA_CATEGORIES:
+                return AREA_CATEGORIES[score.area]
+        return "service"
+
+    def check_delete(self, session) -> None:
+        if self.complaint_id is not None:
+            raise ValidationError("complaint_id", _l("该答卷已转为投诉,不能删除"))
 
     def derive_estate(self, session) -> None:
         sync_foreign_keys(self)
@@ -312,6 +346,55 @@ class SurveyResponse(EstateOwned, AuditMixinNullable, Model):
         response.scores = [SurveyScore(area=a, score=s) for a, s in scores.items()]
         create(session, response, actor, now)
         return response
+
+
+# the complaint category a service area's problems belong to (the default when a response becomes a complaint)
+AREA_CATEGORIES = {"客服接待": "service", "维修": "repair", "保安": "security", "保洁": "cleaning", "绿化": "greening", "收费": "fee"}
+
+survey_response_flow = register_workflow(
+    Workflow(object_type="survey_response", permission_view="SurveyResponse", status_labels=ResponseStatus.label_of)
+)
+
+
+@survey_response_flow.add("register_complaint", [ResponseStatus.recorded.value], ResponseStatus.complaint.value, _l("转投诉"))
+def _register_complaint(response: SurveyResponse, actor: Actor, now: datetime, session, category=None, content=None,
+                        department_id=None):
+    """转投诉: a complaint (channel 意见征询表) with the response's estate, unit, owner and comments, received now."""
+    from models.complaint import ComplaintCategory, register_complaint
+
+    if response.complaint_id is not None:
+        raise TransitionRefused(_l("该答卷已转为投诉 %(n)s,不能重复登记", n=str(response.complaint)))
+    if not actor.can("can_write", "Complaint"):
+        raise PermissionDenied(_l("您没有登记投诉的权限"))
+    if content in (None, ""):
+        content = (response.comments or "").strip()[:2000] or None
+    content = require_text("content", content, 2000, _l("答卷没有填写意见和建议,请填写投诉内容"))
+    category = parse_choice("category", category if category not in (None, "") else response.suggested_category, ComplaintCategory)
+    fields = {
+        "estate_id": response.estate_id,
+        "unit_id": response.unit_id,
+        "owner_id": response.owner_id,
+        "channel": "survey",
+        "category": category,
+        "content": content,
+        "complainant": response.respondent,
+        "received_at": now,
+        "source_type": "survey_response",
+        "source_id": response.id,
+    }
+    dept = parse_int("department_id", department_id, required=False)
+    if dept is not None:
+        fields["department_id"] = dept
+    complaint = register_complaint(session, actor, now, **fields)
+    response.complaint_id = complaint.id
+    response.complaint = complaint
+    return str(_l("转投诉 %(n)s", n=str(complaint)))
+
+
+def register_complaint_from_response(session, response: SurveyResponse, actor: Actor, now: datetime | None = None, **params):
+    """Turn a response into a complaint through its `register_complaint` move; returns the complaint."""
+    survey_response_flow.apply(session, response, "register_complaint", actor, now, params)
+    return response.complaint
 
 
 def parse_scores(raw, areas: list[str]) -> dict[str, int]:

@@ -230,9 +230,11 @@ class ComplaintView(FormLookMixin, EventLogMixin, TransitionViewMixin, ScopedMod
         return {"revisits": revisits_of(session, "complaint", item.id), "links": links}
 
 
-_SOURCE_LABELS = {"visit_record": _l("来访记录"), "call_record": _l("来电记录"), "owner_visit": _l("走访记录"), "survey": _l("意见征询表")}
+_SOURCE_LABELS = {"visit_record": _l("来访记录"), "call_record": _l("来电记录"), "owner_visit": _l("走访记录"), "survey": _l("意见征询表"),
+                  "survey_response": _l("意见征询表答卷")}
 _ABOUT_VIEWS = {"service_item": "ServiceItemView", "subscription": "SubscriptionView", "venue_booking": "VenueBookingView"}
-_SOURCE_VIEWS = {"visit_record": "VisitRecordView", "call_record": "CallRecordView", "owner_visit": "OwnerVisitView"}
+_SOURCE_VIEWS = {"visit_record": "VisitRecordView", "call_record": "CallRecordView", "owner_visit": "OwnerVisitView",
+                 "survey_response": "SurveyResponseView"}
 
 
 def _safe_url(endpoint: str, **kw) -> str | None:

@@ -8,18 +8,27 @@ from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder.api import expose as api_expose
 from flask_appbuilder.api import protect, safe
 from flask_appbuilder.baseviews import expose
+from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from sqlalchemy import select
-from wtforms import DateField, StringField, TextAreaField
-from wtforms.validators import Length, Optional
+from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
 
 import app.roles as roles
 from app.scope import allowed_estate_ids
 from models.base import DomainError, utcnow
 from models.master import Owner
-from models.survey import SurveyCampaign, SurveyResponse, check_period, survey_report, write_report_xlsx
+from models.survey import (
+    SurveyCampaign,
+    SurveyResponse,
+    check_period,
+    survey_report,
+    survey_response_flow,
+    write_report_xlsx,
+)
 from views import add_screen
 from views.base import PERMISSION_MAP, ScopedModelView, TransitionViewMixin, current_actor, send_xlsx, transition_action
 from views.reception_base import RECEPTION_LABELS, SCOPED_REL, RecordApi, RecordInterface, RecordViewMixin
@@ -28,11 +37,14 @@ roles.extend(
     {
         "物业管理员": {
             "Survey": ("read", "write", "delete", "export", "close", "reopen"),
-            "SurveyResponse": ("read", "write", "delete", "export"),
+            "SurveyResponse": ("read", "write", "delete", "export", "register_complaint"),
         },
-        "物业经理": {"Survey": ("read", "write", "export", "close", "reopen"), "SurveyResponse": ("read", "write", "export")},
+        "物业经理": {
+            "Survey": ("read", "write", "export", "close", "reopen"),
+            "SurveyResponse": ("read", "write", "export", "register_complaint"),
+        },
         "管理处主任": {"Survey": ("read", "export", "close"), "SurveyResponse": ("read", "export")},
-        "接待员": {"Survey": ("read",), "SurveyResponse": ("read", "write")},
+        "接待员": {"Survey": ("read",), "SurveyResponse": ("read", "write", "register_complaint")},
     }
 )
 
@@ -47,10 +59,30 @@ SURVEY_LABELS = RECEPTION_LABELS | {
 }
 
 
-class SurveyResponseView(ScopedModelView):
+class SurveyComplaintForm(DynamicForm):
+    content = TextAreaField(_l("投诉内容"), validators=[DataRequired(message=_l("请填写投诉内容")), Length(max=2000)],
+                            render_kw={"rows": 5}, description=_l("已带入答卷的意见和建议,可按业户原意整理"))
+    category = SelectField(_l("投诉类别"), validators=[DataRequired()], description=_l("默认为评分最低的服务项目对应的类别"))
+
+
+class _Actions(dict):
+    """The actions a show page offers; truthy even when empty (FAB falls back to all actions otherwise)."""
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def complaint_link(complaint) -> str:
+    if complaint is None:
+        return ""
+    return Markup('<a href="{}">{}({})</a>').format(url_for("ComplaintView.show", pk=complaint.id), complaint, complaint.status_label)
+
+
+class SurveyResponseView(TransitionViewMixin, ScopedModelView):
     datamodel = RecordInterface(SurveyResponse)
     class_permission_name = "SurveyResponse"
-    base_permissions = ["can_read", "can_delete", "can_export"]
+    workflow_type = "survey_response"
+    base_permissions = ["can_read", "can_delete", "can_export", "can_register_complaint"]
     list_title = _l("意见征询表答卷")
     show_title = _l("答卷")
     label_columns = RECEPTION_LABELS | {
@@ -60,10 +92,29 @@ class SurveyResponseView(ScopedModelView):
         "scores_text": _l("评分"),
         "average": _l("平均分"),
         "comments": _l("意见和建议"),
+        "complaint": _l("转出的投诉"),
     }
-    list_columns = ["respondent", "unit", "submitted_at", "scores_text", "average", "comments"]
-    show_columns = ["survey", "estate", "respondent", "owner", "unit", "submitted_at", "scores_text", "average", "comments"]
-    search_columns = ["survey", "estate", "submitted_at", "respondent"]
+    list_columns = ["respondent", "unit", "submitted_at", "scores_text", "average", "comments", "status_label"]
+    show_columns = ["survey", "estate", "respondent", "owner", "unit", "submitted_at", "scores_text", "average", "comments",
+                    "status_label", "complaint"]
+    search_columns = ["survey", "estate", "submitted_at", "respondent", "status"]
+    formatters_columns = {"complaint": complaint_link}
+    transition_forms = {"register_complaint": SurveyComplaintForm}
+    action_register_complaint = transition_action("register_complaint", _l("转投诉"), "fa-bullhorn", multiple=False)
+
+    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
+        """Only the moves the response's state and the user's rights allow (转投诉 once)."""
+        allowed = {t.name for t in survey_response_flow.available(item, current_actor())}
+        actions = _Actions({name: a for name, a in self.actions.items() if name in allowed})
+        return super()._get_show_widget(pk, item, widgets=widgets, actions=actions, show_fieldsets=show_fieldsets)
+
+    def prepare_transition_form(self, name, form, items):
+        from models.complaint import ComplaintCategory
+
+        form.category.choices = ComplaintCategory.choices()
+        if request.method == "GET" and len(items) == 1:
+            form.content.data = (items[0].comments or "")[:2000]
+            form.category.data = items[0].suggested_category
     base_order = ("submitted_at", "desc")
     export_title = _l("意见征询表答卷")
     export_columns = [
@@ -277,10 +328,11 @@ class SurveyResponseApi(RecordApi):
     datamodel = RecordInterface(SurveyResponse)
     list_columns = show_columns = [
         "id", "survey_id", "estate_id", "owner_id", "unit_id", "respondent", "submitted_at", "comments",
-        "scores.area", "scores.score",
+        "scores.area", "scores.score", "status", "complaint_id",
     ]
     add_columns = list(SurveyResponse.API_FIELDS)
-    search_columns = ["survey_id", "estate_id", "owner_id", "unit_id"]
+    search_columns = ["survey_id", "estate_id", "owner_id", "unit_id", "status", "complaint_id"]
+    workflow_type = "survey_response"
     order_columns = ["id", "submitted_at"]
 
     def put_headless(self, pk):

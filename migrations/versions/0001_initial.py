@@ -2,7 +2,7 @@
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-11-29 03:40:09.598905
+Create Date: 2026-11-29 03:48:13.905995
 
 """
 from alembic import op
@@ -1092,34 +1092,6 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_subscription_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_subscription_unit_id'), ['unit_id'], unique=False)
 
-    op.create_table('survey_response',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('survey_id', sa.Integer(), nullable=False),
-    sa.Column('owner_id', sa.Integer(), nullable=True),
-    sa.Column('unit_id', sa.Integer(), nullable=True),
-    sa.Column('respondent', sa.String(length=40), nullable=True),
-    sa.Column('submitted_at', sa.DateTime(), nullable=False),
-    sa.Column('comments', sa.Text(), nullable=True),
-    sa.Column('estate_id', sa.Integer(), nullable=False),
-    sa.Column('created_on', sa.DateTime(), nullable=False),
-    sa.Column('changed_on', sa.DateTime(), nullable=False),
-    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
-    sa.Column('created_by_fk', sa.Integer(), nullable=True),
-    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
-    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
-    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
-    sa.ForeignKeyConstraint(['owner_id'], ['owner.id'], ),
-    sa.ForeignKeyConstraint(['survey_id'], ['survey.id'], ),
-    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
-    sa.PrimaryKeyConstraint('id')
-    )
-    with op.batch_alter_table('survey_response', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_survey_response_estate_id'), ['estate_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_survey_response_owner_id'), ['owner_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_survey_response_survey_id'), ['survey_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_survey_response_unit_id'), ['unit_id'], unique=False)
-
     op.create_table('venue_booking',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('venue_id', sa.Integer(), nullable=False),
@@ -1454,19 +1426,6 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_subscription_fee_estate_id'), ['estate_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_subscription_fee_subscription_id'), ['subscription_id'], unique=False)
 
-    op.create_table('survey_score',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('response_id', sa.Integer(), nullable=False),
-    sa.Column('area', sa.String(length=20), nullable=False),
-    sa.Column('score', sa.Integer(), nullable=False),
-    sa.CheckConstraint('score BETWEEN 1 AND 5', name='ck_survey_score_range'),
-    sa.ForeignKeyConstraint(['response_id'], ['survey_response.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('response_id', 'area', name='uq_survey_score_area')
-    )
-    with op.batch_alter_table('survey_score', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_survey_score_response_id'), ['response_id'], unique=False)
-
     op.create_table('requisition_item',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('requisition_id', sa.Integer(), nullable=False),
@@ -1527,6 +1486,39 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_revisit_repair_order_id'), ['repair_order_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_revisit_status'), ['status'], unique=False)
 
+    op.create_table('survey_response',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('survey_id', sa.Integer(), nullable=False),
+    sa.Column('owner_id', sa.Integer(), nullable=True),
+    sa.Column('unit_id', sa.Integer(), nullable=True),
+    sa.Column('respondent', sa.String(length=40), nullable=True),
+    sa.Column('submitted_at', sa.DateTime(), nullable=False),
+    sa.Column('comments', sa.Text(), nullable=True),
+    sa.Column('status', sa.String(length=17), nullable=False),
+    sa.Column('complaint_id', sa.Integer(), nullable=True),
+    sa.Column('estate_id', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.Column('version', sa.Integer(), server_default='1', nullable=False),
+    sa.Column('created_by_fk', sa.Integer(), nullable=True),
+    sa.Column('changed_by_fk', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['changed_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['complaint_id'], ['complaint.id'], ),
+    sa.ForeignKeyConstraint(['created_by_fk'], ['ab_user.id'], ),
+    sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], ),
+    sa.ForeignKeyConstraint(['owner_id'], ['owner.id'], ),
+    sa.ForeignKeyConstraint(['survey_id'], ['survey.id'], ),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('complaint_id')
+    )
+    with op.batch_alter_table('survey_response', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_survey_response_estate_id'), ['estate_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_survey_response_owner_id'), ['owner_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_survey_response_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_survey_response_survey_id'), ['survey_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_survey_response_unit_id'), ['unit_id'], unique=False)
+
     op.create_table('rectification',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('number', sa.String(length=20), nullable=True),
@@ -1567,11 +1559,28 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_rectification_revisit_id'), ['revisit_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_rectification_status'), ['status'], unique=False)
 
+    op.create_table('survey_score',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('response_id', sa.Integer(), nullable=False),
+    sa.Column('area', sa.String(length=20), nullable=False),
+    sa.Column('score', sa.Integer(), nullable=False),
+    sa.CheckConstraint('score BETWEEN 1 AND 5', name='ck_survey_score_range'),
+    sa.ForeignKeyConstraint(['response_id'], ['survey_response.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('response_id', 'area', name='uq_survey_score_area')
+    )
+    with op.batch_alter_table('survey_score', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_survey_score_response_id'), ['response_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('survey_score', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_survey_score_response_id'))
+
+    op.drop_table('survey_score')
     with op.batch_alter_table('rectification', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_rectification_status'))
         batch_op.drop_index(batch_op.f('ix_rectification_revisit_id'))
@@ -1580,6 +1589,14 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_rectification_due_at'))
 
     op.drop_table('rectification')
+    with op.batch_alter_table('survey_response', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_survey_response_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_survey_response_survey_id'))
+        batch_op.drop_index(batch_op.f('ix_survey_response_status'))
+        batch_op.drop_index(batch_op.f('ix_survey_response_owner_id'))
+        batch_op.drop_index(batch_op.f('ix_survey_response_estate_id'))
+
+    op.drop_table('survey_response')
     with op.batch_alter_table('revisit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_revisit_status'))
         batch_op.drop_index(batch_op.f('ix_revisit_repair_order_id'))
@@ -1594,10 +1611,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_requisition_item_requisition_id'))
 
     op.drop_table('requisition_item')
-    with op.batch_alter_table('survey_score', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_survey_score_response_id'))
-
-    op.drop_table('survey_score')
     with op.batch_alter_table('subscription_fee', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_subscription_fee_subscription_id'))
         batch_op.drop_index(batch_op.f('ix_subscription_fee_estate_id'))
@@ -1678,13 +1691,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_venue_booking_estate_id'))
 
     op.drop_table('venue_booking')
-    with op.batch_alter_table('survey_response', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_survey_response_unit_id'))
-        batch_op.drop_index(batch_op.f('ix_survey_response_survey_id'))
-        batch_op.drop_index(batch_op.f('ix_survey_response_owner_id'))
-        batch_op.drop_index(batch_op.f('ix_survey_response_estate_id'))
-
-    op.drop_table('survey_response')
     with op.batch_alter_table('subscription', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_subscription_unit_id'))
         batch_op.drop_index(batch_op.f('ix_subscription_status'))
