@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from app import roles
 from app.scope import ScopedInterface, allowed_estate_ids, scoped
-from models.base import DomainError, ValidationError, utcnow
+from models.base import DomainError, ValidationError, fmt_dt, utcnow
 from models.billing import (
     FeeStandard,
     Payment,
@@ -307,10 +307,23 @@ class PaymentView(DocumentViewMixin, TransitionViewMixin, ScopedModelView):
 
     def show_links(self, item):
         links = [(str(_l("付款请求书 %(no)s", no=item.payment_request.number)), url_for("PaymentRequestView.show", pk=item.payment_request_id))]
-        for label, other in ((_l("冲红的收款"), item.reverses), (_l("冲红记录"), item.reversal)):
-            if other is not None:
-                links.append((f"{label} {other.receipt_label} {other.amount:.2f}", url_for("PaymentView.show", pk=other.id)))
+        if item.reverses is not None:
+            original = item.reverses
+            links.append((str(_l("冲红的收款 %(no)s %(a)s 元", no=original.receipt_no, a=f"{original.amount:.2f}")),
+                          url_for("PaymentView.show", pk=original.id)))
+        if item.reversal is not None:
+            links.append((str(_l("冲红记录 %(a)s 元", a=f"{item.reversal.amount:.2f}")), url_for("PaymentView.show", pk=item.reversal.id)))
         return links
+
+    def prepare_transition_form(self, name, form, items):
+        if name == "reverse" and len(items) == 1:
+            p = items[0]
+            form.reason.description = Markup("{}<br>{}").format(
+                _("冲红 %(req)s %(payer)s 收据号 %(no)s 的 %(a)s 元(%(m)s,%(at)s 收)。", req=p.payment_request.number,
+                  payer=p.payment_request.payer, no=p.receipt_no or "", a=f"{p.amount:.2f}", m=p.method_label,
+                  at=fmt_dt(p.paid_at)),
+                ReverseForm.reason.kwargs["description"],
+            )
     base_order = ("paid_at", "desc")
     export_title = _l("收款明细")
     export_columns = PAYMENT_COLUMNS
