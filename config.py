@@ -53,6 +53,9 @@ WTF_CSRF_ENABLED = True
 WTF_CSRF_TIME_LIMIT = None
 MAX_CONTENT_LENGTH = 8 * 1024 * 1024
 UPLOAD_FOLDER = os.path.join(basedir, "instance", "uploads")
+# Screens keep their menu, search menu and filter-bar choices between requests (app/screen_cache.py);
+# a save in any worker of this machine drops them at once, anything else after this many seconds.
+SCREEN_CACHE_SECONDS = float(os.environ.get("SCREEN_CACHE_SECONDS", "10"))
 
 # Chinese by default, English selectable.
 BABEL_DEFAULT_LOCALE = "zh"

@@ -19,9 +19,11 @@ def my_open_task_count() -> int:
     actor = Actor(user=user)
     from flask import current_app
 
-    query = select(func.count(Task.id)).where(
-        Task.done_at.is_(None), tasks_for_user_clause(actor.staff_id, actor.role_names)
-    )
+    from models.master import Staff
+
+    # the staff id only (the navbar of every page asks), not the staff record with its estates
+    staff_id = current_app.appbuilder.session.scalar(select(Staff.id).where(Staff.user_id == user.id))
+    query = select(func.count(Task.id)).where(Task.done_at.is_(None), tasks_for_user_clause(staff_id, actor.role_names))
     return current_app.appbuilder.session.scalar(scoped(query, Task)) or 0
 
 

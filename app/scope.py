@@ -163,6 +163,14 @@ class LiteralFilterConverter(fab_filters.SQLAFilterConverter):
         for kind, classes in fab_filters.SQLAFilterConverter.conversion_table
     )
 
+    def convert(self, col_name):
+        # FAB builds a Filters object (every column's filters) several times per list request; a
+        # column's filters hold no request state, so they are made once per interface and column
+        made = self.datamodel.__dict__.setdefault("_converted_filters", {})
+        if col_name not in made:
+            made[col_name] = super().convert(col_name)
+        return list(made[col_name]) if made[col_name] is not None else None
+
 
 class ScopedInterface(SQLAInterface):
     """SQLAInterface that filters every read by estate and checks every write.

@@ -13,7 +13,7 @@ import logging
 import re
 from datetime import datetime, timedelta
 
-from flask import current_app, flash, has_request_context, redirect, request
+from flask import current_app, flash, g, has_request_context, redirect, request
 from flask_appbuilder import expose
 from flask_appbuilder.api import safe
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
@@ -162,6 +162,39 @@ class WuyeSecurityManager(SecurityManager):
         if pairs is None:
             pairs = cache[key] = self._role_permission_pairs(key)
         return (permission_name, view_name) in pairs
+
+    def has_access(self, permission_name, view_name) -> bool:
+        """FAB's answer, remembered for the rest of the request (a list page asks about twenty times:
+        menu, buttons, actions), per logged-in user; anonymous and API-key requests ask FAB each time."""
+        if not has_request_context() or getattr(g, "_api_key_user", False) or not current_user.is_authenticated:
+            return super().has_access(permission_name, view_name)
+        memo = request.environ.setdefault("wuye.has_access", {})
+        key = (current_user.get_id(), permission_name, view_name)
+        answer = memo.get(key)
+        if answer is None:
+            answer = memo[key] = super().has_access(permission_name, view_name)
+        return answer
+
+    def access_key(self):
+        """What decides every `has_access` answer for the logged-in user of this request (built-in
+        role names and the permissions of the other roles, read for this request), or None for an
+        anonymous visitor or an API key: a cache key for what is drawn from permissions alone."""
+        if not has_request_context() or getattr(g, "_api_key_user", False) or not current_user.is_authenticated:
+            return None
+        user = self._get_safe_user(g.user)
+        if not user or not user.is_active:
+            return None
+        roles = self.get_user_roles(user)
+        builtin = tuple(sorted({role.name for role in roles if role.name in self.builtin_roles}))
+        db_role_ids = [role.id for role in roles if role.name not in self.builtin_roles]
+        if not db_role_ids:
+            return builtin, frozenset()
+        cache = request.environ.setdefault("wuye.role_permissions", {})
+        key = tuple(sorted(db_role_ids))
+        pairs = cache.get(key)
+        if pairs is None:
+            pairs = cache[key] = self._role_permission_pairs(key)
+        return builtin, pairs
 
     def _role_permission_pairs(self, role_ids: tuple[int, ...]) -> frozenset[tuple[str, str]]:
         from flask_appbuilder.security.sqla.models import assoc_permissionview_role

@@ -21,6 +21,7 @@ from wtforms import HiddenField
 from app.scope import request_user
 from models.base import MAX_ID, DomainError, check_version, fmt_dt, stale_conflict
 from models.workflow import WORKFLOWS, Actor
+from views.widgets import ScreenListWidget, ScreenSearchWidget
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +206,8 @@ class ScopedModelView(SafeActionsMixin, ModelView):
     method_permission_name = PERMISSION_MAP
     page_size = 25
     show_widget = HistoryShowWidget
+    list_widget = ScreenListWidget
+    search_widget = ScreenSearchWidget
     # column -> custom filter classes, offered first in that column's search menu (FAB reads a
     # single-digit filter index from the URL, so they must come before FAB's ten defaults)
     search_filters: dict = {}

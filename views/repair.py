@@ -24,6 +24,7 @@ from sqlalchemy.orm import defaultload, joinedload, lazyload
 
 from app import roles
 from app.scope import ScopedInterface, allowed_estate_ids, request_user, scoped
+from app.screen_cache import cached_lookup
 from app.xlsx import send_xlsx_file, temp_xlsx_path
 from models.base import DomainError, ValidationError, utcnow
 from models.master import Department, Estate, Owner, Staff, Unit
@@ -488,7 +489,7 @@ class RepairOrderView(TransitionViewMixin, ScopedModelView):
         periods = recent_periods(now)
         return {
             "bar": {
-                "estate": ("_flt_0_estate", estate_choices()),
+                "estate": ("_flt_0_estate", bar_estates()),
                 "period": ("_flt_0_period", [("", "—")] + [(p, p) for p in periods]),
                 "status": ("_flt_0_status", [("", "—")] + RepairStatus.choices()),
                 "category": ("_flt_0_category", [("", "—")] + RepairCategory.choices()),
@@ -723,11 +724,17 @@ def per_request(key: str, fn):
 
 
 def bar_staff() -> list[tuple[str, str]]:
-    return per_request("staff", lambda: staff_choices(allowed_or_all()))
+    """The filter bar's and search menu's repair staff, shared by users of the same estates for a few
+    seconds (app/screen_cache.py: dropped when anything is saved)."""
+    return per_request("staff", lambda: cached_lookup("repair.staff", lambda: staff_choices(allowed_or_all())))
 
 
 def bar_departments() -> list[tuple[str, str]]:
-    return per_request("departments", lambda: department_choices(allowed_or_all()))
+    return per_request("departments", lambda: cached_lookup("repair.departments", lambda: department_choices(allowed_or_all())))
+
+
+def bar_estates() -> list[tuple[str, str]]:
+    return cached_lookup("repair.estates", estate_choices)
 
 
 def allowed_or_all() -> set[int]:
