@@ -135,6 +135,11 @@ class Building(EstateOwned, AuditMixinNullable, Model):
             raise ValidationError("building", _l("该楼栋下还有 %(n)s 套房屋,不能删除", n=count))
 
 
+def unit_name(building: str | None, room: str) -> str:
+    """How a unit reads: building and room, 3号楼-1203."""
+    return f"{building or ''}-{room}"
+
+
 class Unit(EstateOwned, AuditMixinNullable, Model):
     """房屋 (a room number in a building)."""
 
@@ -148,7 +153,7 @@ class Unit(EstateOwned, AuditMixinNullable, Model):
     owners = relationship("Owner", back_populates="unit", passive_deletes="all")
 
     def __repr__(self) -> str:
-        return f"{self.building.name if self.building else ''}-{self.room}"
+        return unit_name(self.building.name if self.building else None, self.room)
 
     @property
     def label(self) -> str:

@@ -73,6 +73,16 @@ logger = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------- models
+def resident_text(contact_name: str | None, owner_name: str | None) -> str:
+    """用户名称 / 住户姓名: who called, else the unit's owner."""
+    return contact_name or owner_name or ""
+
+
+def address_text(estate: str | None, unit: str | None, location: str | None) -> str:
+    """用户地址: estate, building and room, or the location of a public area."""
+    return " ".join(p for p in (estate, unit, location) if p)
+
+
 class RepairOrder(EstateOwned, AuditMixinNullable, Model):
     """维修单 / 维修(服务)任务单 / 返修申请表 / 物业维修单."""
 
@@ -235,9 +245,7 @@ class RepairOrder(EstateOwned, AuditMixinNullable, Model):
     @property
     def resident_name(self) -> str:
         """用户名称 / 住户姓名."""
-        if self.contact_name:
-            return self.contact_name
-        return self.owner.name if self.owner is not None else ""
+        return resident_text(self.contact_name, self.owner.name if self.owner is not None else None)
 
     @property
     def resident_company(self) -> str:
@@ -247,12 +255,7 @@ class RepairOrder(EstateOwned, AuditMixinNullable, Model):
     @property
     def address(self) -> str:
         """用户地址: estate, building and room, or the location of a public area."""
-        parts = [self.estate.name if self.estate is not None else ""]
-        if self.unit is not None:
-            parts.append(str(self.unit))
-        if self.location:
-            parts.append(self.location)
-        return " ".join(p for p in parts if p)
+        return address_text(self.estate.name if self.estate is not None else None, str(self.unit) if self.unit is not None else None, self.location)
 
     @property
     def building_name(self) -> str:

@@ -4,7 +4,7 @@ the 维修记录表 (Excel, also `flask export NAME --period YYYY-MM`), and per-
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from decimal import Decimal
 
 from flask_babel import gettext as _
@@ -15,8 +15,18 @@ from sqlalchemy.orm import defaultload, joinedload, lazyload
 from app.exports import export
 from app.xlsx import Col, write_file
 from models.base import ValidationError, local, utcnow
-from models.master import Staff, Unit
-from models.repair import RepairAssignment, RepairOrder
+from models.master import Building, Department, Estate, Owner, Staff, Unit, unit_name
+from models.repair import (
+    DelayKind,
+    EmergencyReason,
+    RepairAssignment,
+    RepairCategory,
+    RepairOrder,
+    RepairStatus,
+    Urgency,
+    address_text,
+    resident_text,
+)
 from models.repair import RepairStatus as S
 
 PERIOD_RE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2]))?$")
@@ -48,7 +58,10 @@ SHEET_LOADING = (
 
 def orders_query(period: str | None = None, estate_id: int | None = None, estate_ids: set[int] | None = None):
     """The orders of a period, of one estate or of a set of estates (None: all), in number order."""
-    query = select(RepairOrder).options(*SHEET_LOADING).order_by(RepairOrder.number)
+    return _orders_of(select(RepairOrder).options(*SHEET_LOADING), period, estate_id, estate_ids)
+
+
+def _orders_of(query, period: str | None, estate_id: int | None, estate_ids: set[int] | None):
     cond = period_condition(period)
     if cond is not None:
         query = query.where(cond)
@@ -56,7 +69,7 @@ def orders_query(period: str | None = None, estate_id: int | None = None, estate
         query = query.where(RepairOrder.estate_id == estate_id)
     if estate_ids is not None:
         query = query.where(RepairOrder.estate_id.in_(estate_ids))
-    return query
+    return query.order_by(RepairOrder.number)
 
 
 def iter_orders(session, query, batch: int = 500):
@@ -125,38 +138,85 @@ def staff_names(session) -> dict[int, str]:
     """Login → staff name, read once for a whole sheet."""
     return dict(session.execute(select(Staff.user_id, Staff.name).where(Staff.user_id.is_not(None))).all())
 
+# The duty room's monthly sheet reads plain rows of one query (a month is 50,000 orders): the
+# order's columns it prints and the names of its estate, building and room, owner, section, worker.
 MONTHLY_COLUMNS = [
-    Col("序号", lambda o: o._seq, "int", width=6),
+    Col("序号", "seq", "int", width=6),
     Col("维修单号", "number", width=16),
     Col("登记时间", "recorded_at", "datetime"),
-    Col("小区/大厦", lambda o: o.estate.name if o.estate else ""),
-    Col("地址", "address", width=24),
-    Col("住户姓名", "resident_name", width=10),
+    Col("小区/大厦", "estate_name"),
+    Col("地址", lambda r: address_text(r.estate_name, unit_name(r.building_name, r.room) if r.room is not None else None, r.location), width=24),
+    Col("住户姓名", lambda r: resident_text(r.contact_name, r.owner_name), width=10),
     Col("电话", "contact_phone", width=14),
-    Col("类别", "category_label", width=8),
-    Col("紧急程度", "urgency_label", width=8),
+    Col("类别", "category", width=8, codes=RepairCategory),
+    Col("紧急程度", "urgency", width=8, codes=Urgency),
     Col("维修内容", "problem", width=30),
-    Col("维修处", lambda o: o.department.name if o.department else "", width=10),
+    Col("维修处", "department_name", width=10),
     Col("维修人", "assignee_name", width=10),
     Col("派单时间", "dispatched_at", "datetime"),
     Col("完工时间", "completed_at", "datetime"),
     Col("回单时间", "returned_at", "datetime"),
-    Col("状态", "status_label", width=8),
-    Col("按时回单", lambda o: on_time_text(o), width=8),
+    Col("状态", "status", width=8, codes=RepairStatus),
+    Col("按时回单", lambda r: on_time_text(r), width=8),
     Col("合计", "total", "money", total=True),
-    Col("备注", lambda o: ledger_note(o), width=30),
+    Col("备注", lambda r: ledger_note(r), width=30),
 ]
 
+# what `ledger_note` reads of an order
+LEDGER_NOTE_FIELDS = (
+    "emergency_reason", "backdated", "delay_kind", "delay_reason", "material_reported_late", "transfer_count",
+    "urge_count", "reject_reason", "cancel_reason", "rectify_count", "month_end_flag", "note",
+)
 
-def ledger_note(order: RepairOrder) -> str:
-    """The notes a clerk writes in the ledger: emergency reason, delays, 退单, urges, month-end flag."""
+
+def monthly_rows_query(period: str | None, estate_id: int | None = None, estate_ids: set[int] | None = None):
+    """What `MONTHLY_COLUMNS` print (but 序号), one plain row per order, in number order."""
+    o = RepairOrder
+    query = (
+        select(
+            o.number,
+            o.recorded_at,
+            Estate.name.label("estate_name"),
+            Building.name.label("building_name"),
+            Unit.room,
+            o.location,
+            o.contact_name,
+            Owner.name.label("owner_name"),
+            o.contact_phone,
+            o.category,
+            o.urgency,
+            o.problem,
+            Department.name.label("department_name"),
+            Staff.name.label("assignee_name"),
+            o.dispatched_at,
+            o.completed_at,
+            o.returned_at,
+            o.return_due_at,
+            o.status,
+            o.total,
+            *(getattr(o, name) for name in LEDGER_NOTE_FIELDS),
+        )
+        .select_from(o)
+        .outerjoin(Estate, Estate.id == o.estate_id)
+        .outerjoin(Unit, Unit.id == o.unit_id)
+        .outerjoin(Building, Building.id == Unit.building_id)
+        .outerjoin(Owner, Owner.id == o.owner_id)
+        .outerjoin(Department, Department.id == o.department_id)
+        .outerjoin(Staff, Staff.id == o.assignee_id)
+    )
+    return _orders_of(query, period, estate_id, estate_ids)
+
+
+def ledger_note(order) -> str:
+    """The notes a clerk writes in the ledger: emergency reason, delays, 退单, urges, month-end flag
+    (of an order, or of a row with `LEDGER_NOTE_FIELDS`)."""
     notes = []
     if order.emergency_reason:
-        notes.append(_("急修:%(reason)s", reason=order.emergency_reason_label))
+        notes.append(_("急修:%(reason)s", reason=EmergencyReason.label_of(order.emergency_reason)))
     if order.backdated:
         notes.append(_("补录"))
     if order.delay_kind:
-        notes.append(_("延期(%(kind)s):%(reason)s", kind=order.delay_kind_label, reason=order.delay_reason or ""))
+        notes.append(_("延期(%(kind)s):%(reason)s", kind=DelayKind.label_of(order.delay_kind), reason=order.delay_reason or ""))
     if order.material_reported_late:
         notes.append(_("缺料逾期上报"))
     if order.transfer_count:
@@ -173,10 +233,10 @@ def ledger_note(order: RepairOrder) -> str:
         notes.append(_("%(month)s 月末未交回", month=order.month_end_flag))
     if order.note:
         notes.append(order.note)
-    return _(";").join(notes)
+    return _(";").join(notes) if len(notes) > 1 else "".join(notes)  # translated only when needed (50,000 rows)
 
 
-def on_time_text(order: RepairOrder) -> str:
+def on_time_text(order) -> str:
     if order.returned_at is None or order.return_due_at is None:
         return ""
     return "是" if order.returned_at <= order.return_due_at else "否"
@@ -187,7 +247,9 @@ def _title(name: str, period: str | None) -> str:
 
 
 def write_monthly_orders(session, period: str, path: str, estate_id: int | None = None, estate_ids: set[int] | None = None) -> int:
-    rows = _numbered(iter_orders(session, orders_query(period, estate_id, estate_ids)))
+    result = session.execute(monthly_rows_query(period, estate_id, estate_ids).execution_options(yield_per=2000))
+    row = namedtuple("MonthlyRow", ("seq", *result.keys()))  # reads its fields 10 × faster than a Row does by name
+    rows = (row._make((seq, *values)) for seq, values in enumerate(result, 1))
     subtitle = f"总值班室 · 期间 {period}(每月末最后 2 天登记的维修单属下月)· 制表 {local(utcnow()).strftime('%Y-%m-%d')}"
     return write_file(path, _title("维修单月报表", period), MONTHLY_COLUMNS, rows, subtitle=subtitle)
 

@@ -197,6 +197,49 @@ def test_monthly_order_sheet_through_flask_export(app, session, world, tmp_path)
     assert datetime(2026, 12, 10, 9, 0) <= sheet.cell(row=5, column=3).value or True
 
 
+def test_monthly_sheet_prints_each_order_as_the_order_itself_reads(app, session, world, tmp_path):
+    """The sheet reads plain rows of one query; every printed value is what the order's own
+    properties say (address, resident, labels, section, worker, notes), in number order."""
+    from models.repair_reports import ledger_note, on_time_text, write_monthly_orders
+
+    t = at(2026, 12, 10, 9, 0)
+    orders = [
+        order_in(session, world, "returned", now=t, paid=True),
+        order_in(session, world, "rejected", now=t + timedelta(hours=1), urgency="emergency", emergency_reason="water"),
+        order_in(session, world, "cancelled", now=t + timedelta(hours=2), unit_id=None, owner_id=None, estate_id=world.estate.id, location="3号楼 大堂 <东侧> & 电梯厅",
+                 contact_name="保安 老王", contact_phone="13800000000", problem="大堂灯不亮\n两盏"),
+        order_in(session, world, "in_progress", now=t + timedelta(hours=3), contact_name="李先生"),
+    ]
+    move(session, orders[3], "urge", world.actor("clerk"), t + timedelta(hours=4), note="业主来电催促")
+    path = tmp_path / "month.xlsx"
+    assert write_monthly_orders(session, "2026-12", str(path)) == 4
+    sheet = load_workbook(path).active
+    rows = [[c.value for c in r] for r in sheet.iter_rows()]
+    headers, data = rows[2], rows[3:-1]
+    assert headers == ["序号", "维修单号", "登记时间", "小区/大厦", "地址", "住户姓名", "电话", "类别", "紧急程度", "维修内容", "维修处",
+                       "维修人", "派单时间", "完工时间", "回单时间", "状态", "按时回单", "合计", "备注"]
+    for seq, (order, row) in enumerate(zip(sorted(orders, key=lambda o: o.number), data, strict=True), 1):
+        session.refresh(order)
+        local_time = lambda v: v.astimezone(TZ).replace(tzinfo=None, second=0, microsecond=0) if v else None  # noqa: E731
+        seconds = lambda v: v.replace(second=0, microsecond=0) if v else None  # noqa: E731
+        expected = [seq, order.number, local_time(order.recorded_at), order.estate.name, order.address, order.resident_name,
+                    order.contact_phone, order.category_label, order.urgency_label, order.problem,
+                    order.department.name if order.department else None, order.assignee_name or None, local_time(order.dispatched_at),
+                    local_time(order.completed_at), local_time(order.returned_at), order.status_label, on_time_text(order) or None,
+                    float(order.total), ledger_note(order) or None]
+        printed = [seconds(v) if isinstance(v, datetime) else v for v in row]
+        assert printed == expected, order.number
+    assert data[2][4] == "锦绣花园 3号楼 大堂 <东侧> & 电梯厅" and data[2][5] == "保安 老王" and data[2][9] == "大堂灯不亮\n两盏"
+    assert "急修" in data[1][18] and "催单 1 次" in data[3][18]
+    assert rows[-1][0] == "合计" and rows[-1][17] == pytest.approx(float(sum(o.total for o in orders)))
+    # the estate picker and a user's estates
+    other = world.make.estate("国贸中心大厦")
+    register(session, world, now=t, unit_id=None, owner_id=None, estate_id=other.id, location="大堂", contact_phone="13900000000")
+    assert write_monthly_orders(session, "2026-12", str(path), estate_id=other.id) == 1
+    assert write_monthly_orders(session, "2026-12", str(path), estate_ids={world.estate.id}) == 4
+    assert [r[1] for r in load_workbook(path).active.iter_rows(min_row=4, max_row=7, values_only=True)] == sorted(o.number for o in orders)
+
+
 def test_ledger_and_records_exports_by_period(app, session, world, tmp_path):
     order_in(session, world, "completed", now=at(2026, 12, 10, 9, 0))
     for name, header in [("repair_ledger", "维修单号"), ("repair_records", "序号")]:

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
+import xlsxwriter
 
 from app.exports import load_exports
 from app.xlsx import Col, write_file
@@ -70,6 +71,75 @@ def test_one_style_chinese_headers_formats_frozen_header_and_totals(tmp_path):
     # the long name widened its column, within reason
     assert 30 <= sheet.column_dimensions["B"].width <= 52
     assert sheet.auto_filter.ref == "A3:E6"
+
+
+def test_large_sheets_keep_the_style_and_every_kind_of_value(tmp_path):
+    """Data rows are written as worksheet XML, not cell by cell: Excel's readers must see the same
+    cells — XML's special and control characters, spaces kept, codes as labels, numbers, local
+    times, empty cells with their border — and the same header, widths, filter and used range."""
+    from collections import namedtuple
+
+    from models.repair import RepairStatus
+
+    Row = namedtuple("Row", "number note status amount hours day at")
+    tricky = ["A & B <c> \"q\"", " 前后有空格 ", "行一\n行二", "_x0041_ 像转义", "控制\x01字符", "长" * 60]
+    rows = [
+        Row(f"WX-{i:06d}", tricky[i % len(tricky)], "closed", Decimal("1234.50"), i % 7, date(2026, 5, 1 + i % 28),
+            datetime(2026, 5, 1, 16, 30, tzinfo=UTC) + (datetime(2026, 5, 2) - datetime(2026, 5, 1)) * (i % 3))
+        for i in range(3000)
+    ]
+    rows.append({"number": "WX-dict", "note": True, "status": "no-such-code", "amount": "0.5", "hours": None, "day": None, "at": datetime(2026, 5, 9, 8, 0)})
+    rows.append(Row("", "", None, None, "", None, None))
+    columns = [
+        Col("单号", "number", width=12),
+        Col("说明", "note"),
+        Col("状态", "status", width=8, codes=RepairStatus),
+        Col("金额", "amount", "money", total=True),
+        Col("工时", "hours", "int", total=True),
+        Col("日期", "day", "date"),
+        Col("时间", "at", "datetime"),
+    ]
+    path = tmp_path / "big.xlsx"
+    assert write_file(str(path), "大表 2026-05", columns, rows, subtitle="制表") == 3002
+    sheet = openpyxl.load_workbook(path).active
+    assert _header(sheet) == ["单号", "说明", "状态", "金额", "工时", "日期", "时间"]
+    head = sheet["A3"]
+    assert head.font.b and head.fill.fgColor.rgb == "FFDDEBF7" and head.border.left.style == "thin"
+    assert sheet.freeze_panes == "A4" and sheet.print_title_rows == "$3:$3" and sheet.auto_filter.ref == "A3:G3005"
+    values = [[c.value for c in r] for r in sheet.iter_rows(min_row=4, max_row=3009)]
+    # text reads back as from a sheet XlsxWriter writes cell by cell
+    reference = tmp_path / "reference.xlsx"
+    with xlsxwriter.Workbook(str(reference), {"constant_memory": True}) as book:
+        cells = book.add_worksheet()
+        for i, text in enumerate(tricky):
+            cells.write_string(i, 0, text)
+    as_written = [r[0].value for r in openpyxl.load_workbook(reference).active.iter_rows()]
+    assert as_written[0] == tricky[0] and as_written[1] == tricky[1] and as_written[2] == tricky[2]
+    for i, got in enumerate(values[:12]):
+        assert got[:5] == [f"WX-{i:06d}", as_written[i % len(tricky)], "已关闭", 1234.5, i % 7]
+        assert got[5] == datetime(2026, 5, 1 + i % 28) and got[6] == datetime(2026, 5, 2 + i % 3, 0, 30)
+    assert values[3000] == ["WX-dict", "是", "no-such-code", 0.5, None, None, datetime(2026, 5, 9, 8, 0)]
+    assert values[3001] == [None] * 7 and sheet["A3006"].border.left.style == "thin"
+    assert values[3002][:5] == ["合计", None, None, pytest.approx(1234.5 * 3000 + 0.5), sum(i % 7 for i in range(3000))]
+    assert [sheet.cell(row=4, column=c).number_format for c in range(4, 8)] == ["#,##0.00", "0", "yyyy-mm-dd", "yyyy-mm-dd hh:mm"]
+    assert sheet["B4"].border.bottom.style == "thin" and sheet["B4"].alignment.vertical == "top"
+    assert sheet.column_dimensions["A"].width == pytest.approx(12.71, abs=0.01)
+    assert sheet.column_dimensions["B"].width == pytest.approx(50.71, abs=0.01)  # widened to the longest text, within reason
+    assert openpyxl.load_workbook(path, read_only=True).active.max_row == 3006  # the used range includes the data
+
+
+def test_workbooks_of_several_sheets_written_to_a_file_object():
+    from app.xlsx import new_workbook, write_sheet
+
+    buffer = io.BytesIO()
+    workbook = new_workbook(buffer)
+    assert write_sheet(workbook, "甲", [("a", "甲列", "int")], [{"a": n} for n in range(1, 501)]) == 500
+    assert write_sheet(workbook, "乙", [("a", "乙列")], [{"a": "x"}], subtitle="副标题") == 1
+    workbook.close()
+    book = openpyxl.load_workbook(io.BytesIO(buffer.getvalue()))
+    first, second = book.worksheets
+    assert [c.value for c in first["A"][3:6]] == [1, 2, 3] and first["A503"].value == 500 and first["A504"].value is None
+    assert second["A2"].value == "副标题" and second["A4"].value == "x" and second.freeze_panes == "A4"
 
 
 def test_sheet_names_lose_characters_excel_forbids(tmp_path):
