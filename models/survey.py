@@ -45,6 +45,7 @@ from models.base import (
 )
 from models.master import Estate, Owner
 from models.reception_common import (
+    amend_body,
     check_place,
     create,
     not_in_future,
@@ -179,11 +180,7 @@ class SurveyCampaign(EstateOwned, AuditMixinNullable, Model):
         return survey
 
     def amend(self, session, body: dict) -> None:
-        if isinstance(body, dict):
-            for key in body:
-                if key in self.API_FIELDS and key not in self.API_EDITABLE:
-                    raise ValidationError(key, _l("登记后不能修改此项"))
-        read_body(self, body, {k: self.API_FIELDS[k] for k in self.API_EDITABLE}, partial=True)
+        amend_body(self, body)
 
     def check_delete(self, session) -> None:
         n = session.scalar(select(func.count(SurveyResponse.id)).where(SurveyResponse.survey_id == self.id))

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
-from wtforms import DateTimeLocalField, SelectField, StringField, TextAreaField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from app import roles
@@ -37,6 +37,7 @@ from views.base import (
     transition_action,
 )
 from views.documents import DocumentViewMixin, ListToolbarMixin
+from views.fields import LocalDateTimeField
 
 READ = ("read",)
 roles.extend(
@@ -138,8 +139,7 @@ class PayForm(DynamicForm):
     amount = StringField(_l("收款金额(元)"), validators=[DataRequired(message=_l("请填写金额"))])
     method = SelectField(_l("付款方式"), choices=PaymentMethod.choices(), validators=[DataRequired()])
     receipt_no = StringField(_l("收据号"), validators=[DataRequired(message=_l("请填写收据号")), Length(max=40)])
-    paid_at = DateTimeLocalField(_l("收款时间"), format="%Y-%m-%dT%H:%M", validators=[Optional()],
-                                 description=_l("不填为现在"))
+    paid_at = LocalDateTimeField(_l("收款时间"), description=_l("不填为现在"))
     note = StringField(_l("备注"), validators=[Optional(), Length(max=200)])
 
 
