@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -308,8 +309,8 @@ def describe(session, model, entry: ChangeLog, labels: dict | None = None) -> li
     lines = []
     for field, (old, new) in entry.change_map.items():
         rel = fk_targets.get(field)
-        # a foreign key reads as its relation (which screens label; FAB only prettifies "x_id")
-        label = (labels.get(rel[0]) if rel else None) or labels.get(field) or field
+        # a foreign key without its own label reads as its relation (FAB only prettifies "x_id")
+        label = _given(labels, field) or (_given(labels, rel[0]) if rel else None) or labels.get(field) or field
         column = mapper.columns.get(field)
         enum_cls = column.info.get("enum") if column is not None else None
 
@@ -333,6 +334,14 @@ def describe(session, model, entry: ChangeLog, labels: dict | None = None) -> li
 
         lines.append({"field": field, "label": str(label), "old": show(old), "new": show(new)})
     return lines
+
+
+def _given(labels: dict, key: str):
+    """The label a screen gives a column, not the one FAB makes up from its name ("repair_order_id" → "Repair Order Id")."""
+    label = labels.get(key)
+    if label is None or str(label) == re.sub("[._]", " ", key).title():
+        return None
+    return label
 
 
 def _is_datetime(column) -> bool:

@@ -7,6 +7,7 @@ import re
 import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 from babel.messages.mofile import write_mo
@@ -164,3 +165,161 @@ def test_estate_list_is_english_after_choosing_english(app, compiled, make, clie
     # and back
     client.get("/lang/zh")
     assert "基础资料" in _texts(_menu_bar(client.get("/estateview/list/").get_data(as_text=True)))
+
+
+# ---------------------------------------------------------------- every screen a role reaches, in one language
+# The crawl starts at the home page and follows the links of every page it reaches (menus, lists, add and
+# edit forms, show pages, reports, print pages, transition forms), one page per URL shape (ids replaced),
+# never a link that changes or downloads something. Data is told apart from screen text by the database:
+# a piece of text between separators that is a stored value (or a piece of one) is data; everything else
+# on the screen is the interface and must be in the chosen language. Text marked with another `lang` is
+# meant to be in that language (the language's own name, the etiquette phrases said to owners in Chinese,
+# the Chinese column names a roster file must have).
+FOLLOW_NOT = re.compile(r"logout|/lang/|export|xlsx|download|/delete|/action|/api/|/swagger|/static/|^#|^javascript:|^mailto:")
+SEPARATORS = re.compile(r"[\s·,,、/:()()::;;\[\]|「」“”\"<>→~=—.!?-]+")
+IDEOGRAPHS = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff01-\uff5e]")  # with Chinese punctuation and full-width forms
+WORD = re.compile(r"[A-Za-z]{2,}")
+# English that belongs on a Chinese screen: product and file names, abbreviations, the language switch.
+ENGLISH_ALLOWED = {"ID", "Excel", "xlsx", "PDF", "Webhook", "SEC", "API", "URL", "JSON", "English", "Language", "Bye", "bye"}
+BILINGUAL = {"语言 / Language"}  # the language switch's tooltip, readable whatever the language
+MAX_PAGES = 400
+
+
+class _Screen(HTMLParser):
+    """Visible text, the text of attributes a user reads, and the links of a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.texts: list[str] = []
+        self.links: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        self._skip += tag in ("script", "style")
+        attrs = dict(attrs)
+        if tag == "a" and attrs.get("href"):
+            self.links.append(attrs["href"])
+        for name in ("title", "placeholder", "alt", "aria-label"):
+            if attrs.get(name):
+                self.texts.append(attrs[name])
+        if tag == "input" and attrs.get("type") in ("submit", "button") and attrs.get("value"):
+            self.texts.append(attrs["value"])
+
+    def handle_endtag(self, tag):
+        self._skip -= tag in ("script", "style")
+
+    def handle_data(self, data):
+        if not self._skip and data.strip():
+            self.texts.append(" ".join(data.split()))
+
+
+def _other_language_removed(html: str, locale: str) -> str:
+    return re.sub(rf'<(\w+)\b[^>]*\slang="(?!{locale}")[^"]*"[^>]*>.*?</\1>', "", html, flags=re.S)
+
+
+def _stored_pieces(session, app) -> set[str]:
+    """Every text stored in the database and its pieces between separators (what a screen shows as data)."""
+    from sqlalchemy import String, Text, select
+
+    from app.extensions import db
+
+    values = {app.config.get("COMPANY_NAME", "")}
+    for table in db.metadata.sorted_tables:
+        for column in table.columns:
+            if isinstance(column.type, (String, Text)):
+                values.update(v for v in session.scalars(select(column).distinct()) if isinstance(v, str))
+    sm = app.appbuilder.sm
+    # FAB shows a permission on a view as "can read on RepairOrder": names it builds permissions from
+    values.update(repr(pv) for pv in session.scalars(select(sm.permissionview_model)))
+    values.update(f"{u.last_name}{u.first_name}" for u in session.scalars(select(sm.user_model)))  # a name as written in Chinese
+    pieces = set()
+    for value in values:
+        value = " ".join(value.split())
+        pieces.add(value)
+        pieces.update(p for p in SEPARATORS.split(value) if p)
+    return pieces
+
+
+def _wrong_language(text: str, locale: str, data: set[str]) -> bool:
+    if text in data or text in BILINGUAL:
+        return False
+    for piece in SEPARATORS.split(text):
+        if not piece or piece in data:
+            continue
+        if locale == "en" and IDEOGRAPHS.search(piece):
+            return True
+        if locale == "zh" and WORD.search(piece) and not _english_allowed(piece):
+            return True
+    return False
+
+
+def _english_allowed(piece: str) -> bool:
+    return (
+        bool(re.search(r"\d|@|^https?:|^[a-z0-9]+(_[a-z0-9]+)+$", piece))  # codes, numbers, addresses, setting keys
+        or all(word in ENGLISH_ALLOWED for word in WORD.findall(piece))
+    )
+
+
+def _crawl(client, locale: str, data: set[str]) -> tuple[dict[str, str], list[str], int]:
+    """{text in the wrong language: first page showing it}, pages that failed, pages read."""
+    wrong: dict[str, str] = {}
+    failed: list[str] = []
+    seen_shapes: set[str] = set()
+    queue = ["/"]
+    pages = 0
+    while queue and pages < MAX_PAGES:
+        url = queue.pop(0)
+        parts = urlsplit(url)
+        if parts.netloc or FOLLOW_NOT.search(url):
+            continue
+        shape = re.sub(r"\d+", "N", parts.path)
+        if shape in seen_shapes:
+            continue
+        seen_shapes.add(shape)
+        response = client.get(url)
+        pages += 1
+        if response.status_code >= 500:
+            failed.append(f"{response.status_code} {url}")
+        if response.status_code != 200 or not (response.content_type or "").startswith("text/html"):
+            continue
+        screen = _Screen()
+        screen.feed(_other_language_removed(response.get_data(as_text=True), locale))
+        for text in screen.texts:
+            if text not in wrong and _wrong_language(text, locale, data):
+                wrong[text] = url
+        queue.extend(urljoin(url, link) for link in screen.links)
+    return wrong, failed, pages
+
+
+@pytest.fixture(scope="module")
+def demo_site(app, compiled):
+    """The demo data (`flask demo`) and an administrator; the crawl reads, it never writes."""
+    from app.demo import make_demo
+    from app.extensions import db
+    from tests.conftest import _clean
+
+    with app.app_context():
+        _clean(db.session)
+        logins = make_demo(db.session)
+        sm = app.appbuilder.sm
+        sm.add_user("boss", "Boss", "Admin", "boss@example.com", [sm.find_role("系统管理员")], "Passw0rd123")
+        db.session.commit()
+        data = _stored_pieces(db.session, app)
+        yield {"admin": ("boss", "Passw0rd123"), "clerk": logins["接待员"]}, data
+        db.session.remove()
+
+
+@pytest.mark.parametrize(
+    ("who", "locale"),
+    [("admin", "en"), ("clerk", "en"), ("admin", "zh")],
+)
+def test_every_screen_a_role_reaches_is_in_the_chosen_language(app, demo_site, who, locale):
+    logins, data = demo_site
+    username, password = logins[who]
+    with app.test_client() as client:
+        assert login(client, username, password).status_code == 302
+        client.get(f"/lang/{locale}")
+        wrong, failed, pages = _crawl(client, locale, data)
+    assert pages > (60 if who == "admin" else 40)
+    assert failed == []
+    assert wrong == {}, "\n".join(f"{page}: {text}" for text, page in sorted(wrong.items(), key=lambda kv: kv[1]))

@@ -10,13 +10,15 @@ from flask_appbuilder import ModelRestApi, ModelView
 from flask_appbuilder.api import expose as api_expose
 from flask_appbuilder.api import protect, safe
 from flask_appbuilder.baseviews import expose
+from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.security.decorators import has_access, permission_name
-from flask_appbuilder.urltools import get_filter_args
+from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
 from flask_appbuilder.widgets import ShowWidget
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError as MarshmallowError
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField
+from wtforms.fields.core import UnboundField
 
 from app.scope import request_user
 from models.base import MAX_ID, DomainError, check_version, fmt_dt, stale_conflict
@@ -237,6 +239,12 @@ class ScopedModelView(SafeActionsMixin, ModelView):
 
     def _init_forms(self):
         super()._init_forms()
+        for form in (self.add_form, self.edit_form):
+            for name in dir(form):
+                field = getattr(form, name, None)
+                # an optional related record's empty choice says so (FAB shows its internal `__None`)
+                if isinstance(field, UnboundField) and field.field_class is QuerySelectField:
+                    field.kwargs.setdefault("blank_text", _l("— 不选 —"))
         if versioned(self.datamodel.obj):
             # the version the clerk saw travels with the edit form: saving over a newer version is refused
             self.edit_form = type(self.edit_form.__name__, (self.edit_form,), {VERSION_FIELD: HiddenField()})
@@ -323,16 +331,27 @@ class ScopedModelView(SafeActionsMixin, ModelView):
                     self.post_update(item)
                 except DomainError as error:
                     self._handle_domain_error(form, error)
-                    return self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+                    return self._edit_widgets(item, form, exclude_cols)
                 flash(str(self.edit_row_message), "success")
                 return None
-            return self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+            return self._edit_widgets(item, form, exclude_cols)
         form = self.edit_form.refresh(obj=item)
         if VERSION_FIELD in form:
             form[VERSION_FIELD].data = item.version
         self.prefill_form(form, pk)
         self.update_redirect()
-        return self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+        return self._edit_widgets(item, form, exclude_cols)
+
+    def _edit_widgets(self, item, form, exclude_cols):
+        """The edit form and, as FAB's own edit does, the tabs of the related views."""
+        return self._get_related_views_widgets(
+            item,
+            filters={},
+            orders=get_order_args(),
+            pages=get_page_args(),
+            page_sizes=get_page_size_args(),
+            widgets=self._get_edit_widget(form=form, exclude_cols=exclude_cols),
+        )
 
     def _check_form_version(self, form, item) -> None:
         """Refuse saving a form that was opened on an older version of the record."""
