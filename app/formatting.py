@@ -21,8 +21,9 @@ def my_open_task_count() -> int:
 
     from models.master import Staff
 
-    # the staff id only (the navbar of every page asks), not the staff record with its estates
-    staff_id = current_app.appbuilder.session.scalar(select(Staff.id).where(Staff.user_id == user.id))
+    # one statement for the navbar of every page: the user's staff id as a subquery (no staff record:
+    # NULL, which matches no assignee), not the staff record with its estates
+    staff_id = select(Staff.id).where(Staff.user_id == user.id).scalar_subquery()
     query = select(func.count(Task.id)).where(Task.done_at.is_(None), tasks_for_user_clause(staff_id, actor.role_names))
     return current_app.appbuilder.session.scalar(scoped(query, Task)) or 0
 

@@ -29,6 +29,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import delete, select
 
+from app.permission_labels import permission_label, permissions_text
 from models.base import fmt_dt, utcnow
 
 logger = logging.getLogger(__name__)

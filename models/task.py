@@ -295,7 +295,7 @@ def sync_tasks(session, kind: str, object_type: str, rows: list[dict], now: date
 def tasks_for_user_clause(staff_id: int | None, role_names: set[str]):
     """SQL condition: tasks assigned to this staff member or to one of the user's roles."""
     conds = []
-    if staff_id:
+    if staff_id is not None and (not isinstance(staff_id, int) or staff_id):  # an id or a scalar subquery
         conds.append(Task.assignee_id == staff_id)
     if role_names:
         conds.append(and_(Task.assignee_id.is_(None), Task.role_name.in_(role_names)))
