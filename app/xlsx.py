@@ -172,7 +172,7 @@ def _assemble(package: io.BytesIO, target, data: dict[str, _SheetData]) -> None:
             head = _DIMENSION.sub(f'<dimension ref="{rows.dimension}"/>', xml[:at], count=1).encode("utf-8")
             tail = xml[at:].encode("utf-8")
             size = len(head) + os.path.getsize(rows.path) + len(tail)
-            with out.open(info.filename, "w", force_zip64=size > 2**31 - 2**27) as fh, open(rows.path, "rb") as body:
+            with out.open(info.filename, "w", force_zip64=size * 1.05 > (1 << 31) - 1) as fh, open(rows.path, "rb") as body:
                 fh.write(head)
                 shutil.copyfileobj(body, fh, 1 << 20)
                 fh.write(tail)
@@ -262,10 +262,10 @@ def _inline_text(text: str) -> str:
         text = text.encode("utf-16-le")[: 2 * 32767].decode("utf-16-le", errors="ignore")
     if not _SPECIAL.search(text):
         return f"<t>{text}</t>"
-    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
     text = _ESCAPED_LOOKALIKE.sub(r"_x005F\1", text)
     text = _CONTROL.sub(lambda m: f"_x{ord(m.group(1)):04X}_", text)
     text = text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
+    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return f"<t{space}>{text}</t>"
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import defaultload, joinedload, lazyload
 
 from app.exports import export
@@ -74,8 +74,17 @@ def _orders_of(query, period: str | None, estate_id: int | None, estate_ids: set
 
 def iter_orders(session, query, batch: int = 500):
     """Rows streamed in batches so a year of orders never sits in memory at once."""
-    for partition in session.execute(query.execution_options(yield_per=batch)).scalars().partitions():
+    for partition in stream(session, query, batch).scalars().partitions():
         yield from partition
+
+
+def stream(session, query, batch: int):
+    """A query's result read in batches of `batch` rows, every row of it. PostgreSQL is told so: for a
+    cursor it otherwise plans to return the first rows fast (a month's orders by walking the number
+    index over every order: 2–3 × slower)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL cursor_tuple_fraction = 1"))
+    return session.execute(query.execution_options(yield_per=batch))
 
 
 def _numbered(rows):
@@ -247,7 +256,7 @@ def _title(name: str, period: str | None) -> str:
 
 
 def write_monthly_orders(session, period: str, path: str, estate_id: int | None = None, estate_ids: set[int] | None = None) -> int:
-    result = session.execute(monthly_rows_query(period, estate_id, estate_ids).execution_options(yield_per=2000))
+    result = stream(session, monthly_rows_query(period, estate_id, estate_ids), 2000)
     row = namedtuple("MonthlyRow", ("seq", *result.keys()))  # reads its fields 10 × faster than a Row does by name
     rows = (row._make((seq, *values)) for seq, values in enumerate(result, 1))
     subtitle = f"总值班室 · 期间 {period}(每月末最后 2 天登记的维修单属下月)· 制表 {local(utcnow()).strftime('%Y-%m-%d')}"

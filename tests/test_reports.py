@@ -82,7 +82,7 @@ def test_large_sheets_keep_the_style_and_every_kind_of_value(tmp_path):
     from models.repair import RepairStatus
 
     Row = namedtuple("Row", "number note status amount hours day at")
-    tricky = ["A & B <c> \"q\"", " 前后有空格 ", "行一\n行二", "_x0041_ 像转义", "控制\x01字符", "长" * 60]
+    tricky = ["A & B <c> \"q\"", " 前后有空格 ", "行一\n行二", "_x0041_ 像转义", "控制\x01字符", "\t制表 尾随\x1f", "长" * 60]
     rows = [
         Row(f"WX-{i:06d}", tricky[i % len(tricky)], "closed", Decimal("1234.50"), i % 7, date(2026, 5, 1 + i % 28),
             datetime(2026, 5, 1, 16, 30, tzinfo=UTC) + (datetime(2026, 5, 2) - datetime(2026, 5, 1)) * (i % 3))
