@@ -29,6 +29,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import delete, select
 
+from app.permission_labels import permission_label, permissions_text
 from models.base import fmt_dt, utcnow
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,15 @@ def _safe_actions():
     return SafeActionsMixin
 
 
+def _plain(value):
+    """A value as our screens show it; roles or groups as their names ("物业经理、接待员", not a list)."""
+    from views.base import display_value
+
+    if isinstance(value, (list, tuple, set)):
+        return str(_l("、")).join(str(v) for v in value)
+    return display_value(value)
+
+
 class _PlainValues:
     """FAB's security screens show values like ours: 是/否, local times, nothing for empty; columns
     FAB leaves unlabelled (relations it offers as filters) get translated labels."""
@@ -109,13 +119,11 @@ class _PlainValues:
     extra_labels: dict = {}
 
     def _init_properties(self):
-        from views.base import display_value
-
         self.label_columns = {**self.label_columns, **self.extra_labels}
         super()._init_properties()
         self.formatters_columns = dict(self.formatters_columns)
         for column in set(self.list_columns) | set(self.show_columns):
-            self.formatters_columns.setdefault(column, display_value)
+            self.formatters_columns.setdefault(column, _plain)
 
 
 class UserDBModelView(_safe_actions(), _PlainValues, FabUserDBModelView):
@@ -126,6 +134,13 @@ class RoleModelView(_safe_actions(), _PlainValues, FabRoleModelView):
     """FAB's role screen (same name, same permissions) whose actions never fail on a missing row."""
 
     extra_labels = {"user": _l("Users"), "groups": _l("Groups")}
+    formatters_columns = {"permissions": lambda perms: permissions_text(perms)}
+
+    def _init_forms(self):
+        super()._init_forms()
+        # the permissions to choose from read "维修单 · 派工" (FAB shows "can dispatch on RepairOrder")
+        for form in (self.add_form, self.edit_form):
+            form.permissions.kwargs["get_label"] = permission_label
 
 
 class UserGroupModelView(_PlainValues, FabUserGroupModelView):

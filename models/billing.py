@@ -119,7 +119,8 @@ class FeeStandard(EstateOwned, AuditMixinNullable, Model):
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
 
     def __repr__(self) -> str:
-        return f"{self.name}({fmt_money(self.labour_price)}元/{self.unit})"
+        price = _l("%(price)s 元/%(unit)s", price=fmt_money(self.labour_price), unit=self.unit)
+        return f"{self.name}({price})"
 
     @property
     def category_label(self) -> str:

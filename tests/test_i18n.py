@@ -229,8 +229,6 @@ def _stored_pieces(session, app) -> set[str]:
             if isinstance(column.type, (String, Text)):
                 values.update(v for v in session.scalars(select(column).distinct()) if isinstance(v, str))
     sm = app.appbuilder.sm
-    # FAB shows a permission on a view as "can read on RepairOrder": names it builds permissions from
-    values.update(repr(pv) for pv in session.scalars(select(sm.permissionview_model)))
     values.update(f"{u.last_name}{u.first_name}" for u in session.scalars(select(sm.user_model)))  # a name as written in Chinese
     pieces = set()
     for value in values:
