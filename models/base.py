@@ -84,7 +84,7 @@ def _english() -> bool:
 
     try:
         locale = get_locale()
-    except RuntimeError:  # outside the app: the default language
+    except (RuntimeError, KeyError):  # outside the app, or an app without Babel: the default language
         return False
     return locale is not None and locale.language == "en"
 
