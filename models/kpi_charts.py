@@ -6,8 +6,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
+from babel.dates import format_date, format_skeleton
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from models.base import local
@@ -67,8 +69,11 @@ def month_keys(now: datetime, months: int = 12) -> list[str]:
 
 
 def month_label(key: str) -> str:
+    """An axis label in the user's language: 10月 / Oct, and the year at January (2026年1月 / Jan 2026)."""
     year, month = key.split("-")
-    return f"{int(month)}月" if month != "01" else f"{year}年1月"
+    day = date(int(year), int(month), 1)
+    locale = get_locale() or "zh"
+    return format_date(day, "LLL", locale=locale) if month != "01" else format_skeleton("yMMM", day, locale=locale)
 
 
 def monthly_counts(rows, keys: list[str]) -> dict[str, list[int]]:

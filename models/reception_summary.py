@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -63,7 +64,8 @@ class Summary:
 
 # ---------------------------------------------------------------- helpers
 def _month(index: int) -> str:
-    return _("%(m)s月", m=index + 1)
+    """A month's short name in the user's language: 1月 / Jan."""
+    return format_date(date(2000, index + 1, 1), "LLL")
 
 
 def year_bounds(year: int) -> tuple[datetime, datetime]:

@@ -289,6 +289,22 @@ def _crawl(client, locale: str, data: set[str]) -> tuple[dict[str, str], list[st
     return wrong, failed, pages
 
 
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [s for item in value for s in _strings(item)] if isinstance(value, list) else []
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_login_page_is_in_the_chosen_language(app, compiled, client, locale):
+    client.get(f"/lang/{locale}")
+    screen = _Screen()
+    screen.feed(_other_language_removed(client.get("/login/").get_data(as_text=True), locale))
+    assert [t for t in screen.texts if _wrong_language(t, locale, set())] == []
+
+
 @pytest.fixture(scope="module")
 def demo_site(app, compiled):
     """The demo data (`flask demo`) and an administrator; the crawl reads, it never writes."""
@@ -318,6 +334,9 @@ def test_every_screen_a_role_reaches_is_in_the_chosen_language(app, demo_site, w
         assert login(client, username, password).status_code == 302
         client.get(f"/lang/{locale}")
         wrong, failed, pages = _crawl(client, locale, data)
+        charts = client.get("/dashboard/data")  # the dashboard's tiles and charts, drawn in the browser (codes and links in English)
+        if charts.status_code == 200 and locale == "en":
+            wrong.update({text: "/dashboard/data" for text in _strings(charts.get_json()) if _wrong_language(text, locale, data)})
     assert pages > (60 if who == "admin" else 40)
     assert failed == []
     assert wrong == {}, "\n".join(f"{page}: {text}" for text, page in sorted(wrong.items(), key=lambda kv: kv[1]))
