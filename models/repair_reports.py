@@ -69,7 +69,8 @@ def _orders_of(query, period: str | None, estate_id: int | None, estate_ids: set
         query = query.where(RepairOrder.estate_id == estate_id)
     if estate_ids is not None:
         query = query.where(RepairOrder.estate_id.in_(estate_ids))
-    return query.order_by(RepairOrder.number)
+    # a month of more than 9,999 orders numbers on with five digits: shorter numbers first
+    return query.order_by(func.length(RepairOrder.number), RepairOrder.number)
 
 
 def iter_orders(session, query, batch: int = 500):

@@ -255,3 +255,19 @@ def test_scan_runs_as_of_utc(session, world):
     order_in(session, world, "dispatched", now=t)
     assert scan_orders(session, t + timedelta(hours=1, minutes=59))["not_picked_up"] == 0
     assert scan_orders(session, t + timedelta(hours=2, minutes=1))["not_picked_up"] == 1
+
+
+def test_monthly_sheet_keeps_five_digit_numbers_after_four_digit_ones(app, session, world, tmp_path):
+    """A month of more than 9,999 orders numbers on with five digits: …-10000 comes after …-9999."""
+    from models.repair_reports import write_monthly_orders
+
+    t = at(2026, 12, 10, 9, 0)
+    first, second, third = (order_in(session, world, "returned", now=t + timedelta(hours=i)) for i in range(3))
+    prefix = first.number.rsplit("-", 1)[0]
+    for order, seq in ((first, "10000"), (second, "9999"), (third, "1001")):
+        order.number = f"{prefix}-{seq}"
+    session.commit()
+    path = tmp_path / "month.xlsx"
+    assert write_monthly_orders(session, "2026-12", str(path)) == 3
+    numbers = [r[1] for r in load_workbook(path).active.iter_rows(min_row=4, max_row=6, values_only=True)]
+    assert numbers == [f"{prefix}-1001", f"{prefix}-9999", f"{prefix}-10000"]
