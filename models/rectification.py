@@ -134,7 +134,7 @@ class Rectification(EstateOwned, AuditMixinNullable, Model):
         if self.is_overdue(utcnow()):
             return str(_l("超过 12 小时未发通知"))
         if self.issued_on_time is False:
-            return f"{self.status_label}({_l('通知超时')})"
+            return str(_l("%(status)s(通知超时)", status=self.status_label))
         return self.status_label
 
 

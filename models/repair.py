@@ -309,11 +309,12 @@ class RepairOrder(EstateOwned, AuditMixinNullable, Model):
             return []
         lines: list[tuple[str, Decimal]] = []
         if self.service_fee and self.service_fee > 0:
-            lines.append((f"{self.number} {_l('维修服务费')}", money(self.service_fee)))
+            lines.append((str(_l("%(no)s 维修服务费", no=self.number)), money(self.service_fee)))
         for line in self.materials:
             if line.provider == MaterialProvider.company.value and line.amount and line.amount > 0:
                 spec = f" {line.spec}" if line.spec else ""
-                lines.append((f"{self.number} {_l('材料')}:{line.name}{spec} × {_qty(line.quantity)}", money(line.amount)))
+                text = _l("%(no)s 材料:%(name)s%(spec)s × %(qty)s", no=self.number, name=line.name, spec=spec, qty=_qty(line.quantity))
+                lines.append((str(text), money(line.amount)))
         return lines
 
     # ------------------------------------------------------------ deadlines (pure functions of the row and now)
