@@ -208,6 +208,8 @@ WORD = re.compile(r"[A-Za-z]{2,}")
 ENGLISH_ALLOWED = {"ID", "Excel", "xlsx", "PDF", "Webhook", "SEC", "API", "URL", "JSON", "English", "Language", "Bye", "bye"}
 BILINGUAL = {"语言 / Language"}  # the language switch's tooltip, readable whatever the language
 MAX_PAGES = 400
+# FAB opens these through action links (which the crawl never follows): reset a user's or one's own password.
+FORMS_BEHIND_ACTIONS = ["/resetpassword/form?pk=1", "/resetmypassword/form"]
 
 
 class _Screen(HTMLParser):
@@ -288,7 +290,7 @@ def _crawl(client, locale: str, data: set[str]) -> tuple[dict[str, str], list[st
     wrong: dict[str, str] = {}
     failed: list[str] = []
     seen_shapes: set[str] = set()
-    queue = ["/"]
+    queue = ["/", *FORMS_BEHIND_ACTIONS]
     pages = 0
     while queue and pages < MAX_PAGES:
         url = queue.pop(0)
