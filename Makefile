@@ -56,7 +56,7 @@ migration: $(STAMP)
 # translations/messages.pot, then both catalogues updated without fuzzy guesses. FAB's English strings
 # that we translate or reword stay because app/fab_strings.py marks them.
 extract: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k _l -k gettext -k lazy_gettext -k ngettext:1,2 \
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k _l -k gettext -k lazy_gettext -k ngettext:1,2 -k Col \
 		-k lazy_ngettext:1,2 --add-comments=TRANSLATORS: --project=wuye --version=0.1 \
 		--sort-output --add-location=file --no-wrap -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations -D messages \

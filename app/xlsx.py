@@ -1,4 +1,4 @@
-"""One xlsx style for every export: Chinese headers, widths, formats, frozen header, totals.
+"""One xlsx style for every export: headers in the user's language, widths, formats, frozen header, totals.
 
 A sheet is a title row, an optional subtitle row, the header row (frozen, repeated on every printed
 page, with a filter) and the data rows, then a 合计 row when a column asks for a total. XlsxWriter
@@ -28,6 +28,7 @@ from typing import Any
 
 import xlsxwriter
 from flask import send_file
+from flask_babel import gettext
 from xlsxwriter.utility import xl_col_to_name
 
 from models.base import TZ, fmt_dt, local
@@ -194,7 +195,7 @@ def write_sheet(workbook: Workbook, title: str, columns, rows: Iterable, subtitl
     head_row = 2
     widths = []
     for i, col in enumerate(cols):
-        header = str(col.header)
+        header = gettext(str(col.header))  # headers are extracted from Col(...) (see `make extract`)
         widths.append(max(WIDTH.get(col.kind, 14), _display_width(header) + 2))
         sheet.write_string(head_row, i, header, fmt.head)
     sheet.set_row(head_row, 20)
@@ -231,7 +232,7 @@ def write_sheet(workbook: Workbook, title: str, columns, rows: Iterable, subtitl
                 total = totals[i]
                 sheet.write_number(r, i, int(total) if col.kind == "int" else float(total), fmt.total.get(col.kind, fmt.total["money"]))
             elif i == label_at:
-                sheet.write_string(r, i, "合计", fmt.total_label)
+                sheet.write_string(r, i, gettext("合计"), fmt.total_label)
             else:
                 sheet.write_blank(r, i, None, fmt.total_label)
     for i, col in enumerate(cols):

@@ -131,6 +131,10 @@ def test_translations_keep_the_placeholders_of_their_message(locale):
     assert wrong == []
 
 
+# Workbook headers are written as `Col("时间", ...)`, extracted with `-k Col` and translated when written.
+EXTRACTED_BY_KEYWORD = {"gettext(str(col.header))"}
+
+
 def test_every_translated_text_is_a_literal_that_extraction_finds():
     """`_(f"...")`, `_(text)` or `f"{_('...')}"` cannot be extracted (Python 3.11): the catalogue never has
     the text and English shows Chinese."""
@@ -151,6 +155,8 @@ def test_every_translated_text_is_a_literal_that_extraction_finds():
                 if not translating(node):
                     continue
                 literal = isinstance(node.args[0], ast.Constant)
+                if ast.unparse(node) in EXTRACTED_BY_KEYWORD:
+                    continue
                 if not literal or (id(node) in in_fstrings and node.args[0].value not in extracted):
                     calls.append(f"{path.relative_to(root)}:{node.lineno} {ast.unparse(node)[:60]}")
     assert calls == []
