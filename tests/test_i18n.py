@@ -358,7 +358,7 @@ def demo_site(app, compiled):
 
 @pytest.mark.parametrize(
     ("who", "locale"),
-    [("admin", "en"), ("clerk", "en"), ("admin", "zh")],
+    [("admin", "en"), ("clerk", "en"), ("admin", "zh"), ("clerk", "zh")],
 )
 def test_every_screen_a_role_reaches_is_in_the_chosen_language(app, demo_site, who, locale):
     logins, data = demo_site
