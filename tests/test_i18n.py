@@ -162,6 +162,13 @@ def test_every_translated_text_is_a_literal_that_extraction_finds():
     assert calls == []
 
 
+def test_scripts_take_their_texts_from_the_page():
+    """The browser scripts write no Chinese of their own: the page gives them its texts in the user's language."""
+    for script in sorted((TRANSLATIONS.parent / "app" / "static" / "wuye").glob("*.js")):
+        code = re.sub(r"/\*.*?\*/|//[^\n]*", "", script.read_text(encoding="utf-8"), flags=re.S)
+        assert IDEOGRAPHS.search(code) is None, script.name
+
+
 # ---------------------------------------------------------------- what a user sees
 def test_estate_list_is_chinese_by_default(app, compiled, make, client):
     make.user("系统管理员", username="boss")

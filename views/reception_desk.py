@@ -37,6 +37,23 @@ PHRASEBOOK = [
     (_l("致谢语"), "谢谢!多谢关照!多谢指正!"),
     (_l("辞别语"), "再见!Bye-bye!晚安!"),
 ]
+# What the desk's script writes on the page, in the user's language.
+DESK_TEXTS = {
+    "expired": _l("登录已过期或无权限,请刷新页面后重新登录"),
+    "no_message": _l("—(不转告)"),
+    "not_found": _l("没有找到"),
+    "lookup_failed": _l("查找失败,请重试"),
+    "no_owner": _l("(未选业户,可在左侧查找)"),
+    "none": _l("无"),
+    "unpaid": _l("未付 %(b)s 元 · %(d)s 前"),
+    "save_failed": _l("保存失败"),
+    "saved": _l("已保存:"),
+    "repair_recorded": _l(";已登记维修单 "),
+    "complaint_recorded": _l(";已登记投诉 "),
+    "message_sent": _l(";已转告 %(who)s"),
+    "not_saved": _l(";本次未保存"),
+    "network_error": _l("网络错误,未保存,请重试"),
+}
 RULES = [
     _l("实行 365 天的业户接待制度,365 天 24 小时的报修接待制度(接待 二.2)。"),
     _l("电话铃响 3 次内接听;先问候“您好”,报“××物业××部门”和本人姓名,做好记录(接待 四)。"),
@@ -131,6 +148,7 @@ class ReceptionDeskView(BaseView):
             "repair": options["repair"] is not None and sm.has_access("can_write", "RepairOrder"),
             "complaint": options["complaint"] is not None and sm.has_access("can_write", "Complaint"),
         }
+        options["texts"] = {key: str(text) for key, text in DESK_TEXTS.items()}
         options["urls"] = {
             "lookup": url_for("ReceptionDeskView.lookup"),
             "household": url_for("ReceptionDeskView.household", owner_id=0),

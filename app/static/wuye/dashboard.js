@@ -59,7 +59,7 @@
     var chart = echarts.init(el, null, { renderer: "canvas" });
     var options = c.kind === "pie" ? pieOptions(c) : axisOptions(c);
     if (isEmpty(c)) {
-      options.graphic = { type: "text", left: "center", top: "middle", style: { text: "暂无数据", fontSize: 14, fill: "#999" } };
+      options.graphic = { type: "text", left: "center", top: "middle", style: { text: el.getAttribute("data-empty"), fontSize: 14, fill: "#999" } };
     }
     chart.setOption(options);
     el.setAttribute("data-rendered", "1");

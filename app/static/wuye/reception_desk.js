@@ -9,7 +9,9 @@
   var $ = function (id) { return document.getElementById(id); };
   var state = { owner: null, results: [], active: -1, timer: null, seq: 0 };
 
-  var EXPIRED = "登录已过期或无权限,请刷新页面后重新登录";
+  var T = options.texts;  // the page's texts in the user's language (views/reception_desk.py DESK_TEXTS)
+  var fmt = function (text, values) { return text.replace(/%\((\w+)\)s/g, function (m, k) { return values[k]; }); };
+  var EXPIRED = T.expired;
   function asJson(r) {
     var type = r.headers.get("Content-Type") || "";
     if (r.redirected || type.indexOf("application/json") < 0) { throw new Error(EXPIRED); }
@@ -43,7 +45,7 @@
 
   function estateChanged() {
     var estateId = $("desk-estate").value;
-    fill($("desk-for-staff"), options.staff[estateId] || [], "—(不转告)");
+    fill($("desk-for-staff"), options.staff[estateId] || [], T.no_message);
     fill($("desk-dept"), options.departments.filter(function (d) {
       return d.estate_id === null || String(d.estate_id) === String(estateId);
     }), "—");
@@ -104,7 +106,7 @@
         state.active = state.results.length ? 0 : -1;
         list.innerHTML = "";
         if (!state.results.length) {
-          list.appendChild(el("div", { "class": "list-group-item text-muted", id: "desk-no-result" }, data.message || "没有找到"));
+          list.appendChild(el("div", { "class": "list-group-item text-muted", id: "desk-no-result" }, data.message || T.not_found));
           return;
         }
         state.results.forEach(function (o, i) {
@@ -120,7 +122,7 @@
       })
       .catch(function (err) {
         list.innerHTML = "";
-        list.appendChild(el("div", { "class": "list-group-item text-danger" }, err.message === EXPIRED ? EXPIRED : "查找失败,请重试"));
+        list.appendChild(el("div", { "class": "list-group-item text-danger" }, err.message === EXPIRED ? EXPIRED : T.lookup_failed));
       });
   }
   function highlight() {
@@ -142,7 +144,7 @@
   }
   function clearOwner() {
     state.owner = null;
-    $("desk-owner-label").textContent = "(未选业户,可在左侧查找)";
+    $("desk-owner-label").textContent = T.no_owner;
     $("desk-household").classList.add("hidden");
   }
   $("hh-clear").addEventListener("click", function () { clearOwner(); search.value = ""; search.focus(); });
@@ -150,7 +152,7 @@
   function renderList(ul, badge, rows, line) {
     ul.innerHTML = "";
     $(badge).textContent = rows.length;
-    if (!rows.length) { ul.appendChild(el("li", { "class": "text-muted" }, "无")); return; }
+    if (!rows.length) { ul.appendChild(el("li", { "class": "text-muted" }, T.none)); return; }
     rows.forEach(function (r) {
       var li = el("li");
       var text = line(r);
@@ -172,11 +174,11 @@
           return c.number + " " + c.status_label + " · " + c.category_label + " · " + c.content;
         });
         renderList($("hh-requests"), "hh-requests-count", data.payment_requests, function (p) {
-          return p.number + " " + p.period + " " + p.status_label + " · 未付 " + p.balance + " 元 · " + p.due_on + " 前";
+          return p.number + " " + p.period + " " + p.status_label + " · " + fmt(T.unpaid, { b: p.balance, d: p.due_on });
         });
         var recent = $("hh-recent");
         recent.innerHTML = "";
-        if (!data.recent.length) { recent.appendChild(el("li", { "class": "text-muted" }, "无")); }
+        if (!data.recent.length) { recent.appendChild(el("li", { "class": "text-muted" }, T.none)); }
         data.recent.forEach(function (r) {
           var li = el("li");
           var text = r.at + " " + r.kind + " · " + r.category_label + " · " + r.text;
@@ -253,16 +255,16 @@
           var target = group.querySelector(".col-sm-9") || group;
           target.appendChild(el("span", { "class": "help-block desk-error" }, data.message));
         }
-        showResult("danger", [String(data.message || "保存失败")]);
+        showResult("danger", [String(data.message || T.save_failed)]);
         return;
       }
-      var nodes = ["已保存:"];
+      var nodes = [T.saved];
       var link = function (item) {
         return item.url ? el("a", { href: item.url, target: "_blank", "class": "alert-link" }, item.label) : el("strong", {}, item.label);
       };
       nodes.push(link(data.record));
-      if (data.follow_up) { nodes.push(";已登记" + (data.follow_up.type === "repair_order" ? "维修单 " : "投诉 ")); nodes.push(link(data.follow_up)); }
-      if (data.message_sent) { nodes.push(";已转告 " + data.message_sent); }
+      if (data.follow_up) { nodes.push(data.follow_up.type === "repair_order" ? T.repair_recorded : T.complaint_recorded); nodes.push(link(data.follow_up)); }
+      if (data.message_sent) { nodes.push(fmt(T.message_sent, { who: data.message_sent })); }
       showResult("success", nodes);
       $("desk-text").value = "";
       $("desk-outcome").value = "";
@@ -271,7 +273,7 @@
       loadHousehold();
     }).catch(function (err) {
       save.disabled = false;
-      showResult("danger", [err.message === EXPIRED ? EXPIRED + ";本次未保存" : "网络错误,未保存,请重试"]);
+      showResult("danger", [err.message === EXPIRED ? EXPIRED + T.not_saved : T.network_error]);
     });
   });
   $("desk-form").addEventListener("reset", function () {
