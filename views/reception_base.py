@@ -258,7 +258,7 @@ def department_choices(estate_id: int | None) -> list[tuple[str, str]]:
     if estate_id is not None:
         query = query.where((Department.estate_id == estate_id) | Department.estate_id.is_(None))
     return [("", "—")] + [
-        (str(d.id), f"{d.name}(负责人:{d.head.name})" if d.head else d.name) for d in db.session.scalars(query).all()
+        (str(d.id), _("%(dept)s(负责人:%(head)s)", dept=d.name, head=d.head.name) if d.head else d.name) for d in db.session.scalars(query).all()
     ]
 
 

@@ -102,7 +102,7 @@ def desk_options(session) -> dict:
         "estates": [{"value": e.id, "label": e.name} for e in estates],
         "staff": staff,
         "departments": [
-            {"value": d.id, "label": f"{d.name}(负责人:{d.head.name})" if d.head else d.name, "estate_id": d.estate_id}
+            {"value": d.id, "label": _("%(dept)s(负责人:%(head)s)", dept=d.name, head=d.head.name) if d.head else d.name, "estate_id": d.estate_id}
             for d in departments
         ],
         "categories": _choices(ReceptionCategory),
