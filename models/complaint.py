@@ -256,7 +256,7 @@ class Complaint(EstateOwned, AuditMixinNullable, Model):
     def reply_summary(self) -> str:
         """答复情况 for the list: late or on time, or by when it is due."""
         if self.replied_at is None and not self.reply_overdue(utcnow()):
-            return f"{_l('待答复')}(截止 {local(self.reply_due_at):%m-%d %H:%M})"
+            return str(_l("待答复(截止 %(due)s)", due=f"{local(self.reply_due_at):%m-%d %H:%M}"))
         return self.reply_state
 
     @property
