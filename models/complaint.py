@@ -837,7 +837,7 @@ def export_weekly(session, period: str | None, path, estate_id: int | None = Non
     estate_name = lambda w: w.estate.name if w.estate else ""  # noqa: E731
     write_sheet(
         workbook,
-        "投诉周统计",
+        str(_l("投诉周统计")),
         [
             Col("周次", lambda w: w.week_label, width=30),
             Col("周一", "week_start", "date"),
@@ -853,17 +853,23 @@ def export_weekly(session, period: str | None, path, estate_id: int | None = Non
             Col("统计时间", "built_at", "datetime"),
         ],
         weeks,
-        subtitle=f"期间:{period}" if period else None,
+        subtitle=str(_l("期间:%(p)s", p=period)) if period else None,
     )
-    for key, title in (("category", "按类别"), ("department", "按部门"), ("validity", "按有效性"), ("reply", "按答复时效")):
+    breakdowns = (
+        ("category", _l("按类别"), _l("类别")),
+        ("department", _l("按部门"), _l("部门")),
+        ("validity", _l("按有效性"), _l("有效性")),
+        ("reply", _l("按答复时效"), _l("答复时效")),
+    )
+    for key, title, column in breakdowns:
         lines = [(w, line) for w in weeks for line in w.breakdown.get(key, [])]
         write_sheet(
             workbook,
-            title,
+            str(title),
             [
                 Col("周次", lambda r: r[0].week_label, width=30),
                 Col("小区/大厦", lambda r: estate_name(r[0]), width=16),
-                Col(title.removeprefix("按"), lambda r: r[1]["label"], width=18),
+                Col(str(column), lambda r: r[1]["label"], width=18),
                 Col("投诉数", lambda r: r[1]["count"], "int"),
                 Col("有效投诉", lambda r: r[1]["valid"], "int"),
                 Col("24小时内答复", lambda r: r[1]["on_time"], "int"),

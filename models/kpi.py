@@ -455,5 +455,5 @@ def export_kpi_monthly(session, period, path, estate_id=None) -> int:
 
     now = utcnow()
     rows = kpi_rows(session, period, estate_id, now)
-    subtitle = f"期间 {period},数据截至 {fmt_dt(period_as_of(period, now))}"
-    return write_file(path, f"指标月报 {period}", KPI_COLUMNS, rows, subtitle=subtitle)
+    subtitle = str(_l("期间 %(p)s,数据截至 %(t)s", p=period, t=fmt_dt(period_as_of(period, now))))
+    return write_file(path, str(_l("指标月报 %(p)s", p=period)), KPI_COLUMNS, rows, subtitle=subtitle)

@@ -335,28 +335,28 @@ def write_summary_xlsx(summary: Summary, path_or_file) -> int:
     """The summary as a workbook: 概况, 按类别, 逐月, 最常见 and the excerpts; returns category rows."""
     from app.xlsx import Col, new_workbook, write_sheet
 
-    subtitle = f"{summary.estate_name} · {summary.year} 年"
+    subtitle = _("%(estate)s · %(y)s 年", estate=summary.estate_name, y=summary.year)
     workbook = new_workbook(path_or_file)
     write_sheet(workbook, summary.title, [Col("项目", lambda r: r[0], width=28), Col("数值", lambda r: str(r[1]), width=16)], summary.totals, subtitle)
     n = write_sheet(
         workbook,
-        "按类别统计",
+        _("按类别统计"),
         [Col("来源", lambda r: r[0], width=12), Col("类别", lambda r: r[1], width=20), Col("次数", lambda r: r[2], "int", total=True)],
         summary.by_category,
         subtitle,
     )
     write_sheet(
         workbook,
-        "逐月统计",
+        _("逐月统计"),
         [Col("月份", lambda r: r[0], width=8)]
         + [Col(name, lambda r, i=i: r[1][i], "int", total=True) for i, name in enumerate(summary.month_columns)],
         summary.by_month,
         subtitle,
     )
-    write_sheet(workbook, "最常见", [Col("事项", lambda r: r[0], width=30), Col("次数", lambda r: r[1], "int")], summary.top, subtitle)
+    write_sheet(workbook, _("最常见"), [Col("事项", lambda r: r[0], width=30), Col("次数", lambda r: r[1], "int")], summary.top, subtitle)
     write_sheet(
         workbook,
-        summary.notes_title or "摘录",
+        summary.notes_title or _("摘录"),
         [Col("时间/地点", lambda r: r[0], width=24), Col("内容", lambda r: r[1], width=80)],
         summary.notes,
         subtitle,
@@ -387,7 +387,7 @@ def export_survey_report(session, period, path, estate_id=None) -> int:
     from models.survey import survey_report, write_report_xlsx
 
     report = survey_report(session, period=period, estate_ids=[estate_id] if estate_id else None, scope="all")
-    return write_report_xlsx(report, path, f"意见征询汇总 {period}")
+    return write_report_xlsx(report, path, _("意见征询汇总 %(p)s", p=period))
 
 
 def _records(session, model, time_col, period: str, estate_id):
@@ -420,7 +420,7 @@ def export_visit_records(session, period, path, estate_id=None) -> int:
         Col("处理情况", "handling_text", width=40),
     ]
     rows = _records(session, VisitRecord, VisitRecord.visited_at, period, estate_id)
-    return write_file(path, f"接待记录表 {period}", columns, rows)
+    return write_file(path, _("接待记录表 %(p)s", p=period), columns, rows)
 
 
 @export("call_records", _l("来电记录"))
@@ -441,4 +441,4 @@ def export_call_records(session, period, path, estate_id=None) -> int:
         Col("处理情况", "outcome", width=30),
     ]
     rows = _records(session, CallRecord, CallRecord.called_at, period, estate_id)
-    return write_file(path, f"来电记录 {period}", columns, rows)
+    return write_file(path, _("来电记录 %(p)s", p=period), columns, rows)

@@ -249,7 +249,7 @@ def ledger_note(order) -> str:
 def on_time_text(order) -> str:
     if order.returned_at is None or order.return_due_at is None:
         return ""
-    return "是" if order.returned_at <= order.return_due_at else "否"
+    return _("是") if order.returned_at <= order.return_due_at else _("否")
 
 
 def _title(name: str, period: str | None) -> str:
@@ -260,8 +260,9 @@ def write_monthly_orders(session, period: str, path: str, estate_id: int | None 
     result = stream(session, monthly_rows_query(period, estate_id, estate_ids), 2000)
     row = namedtuple("MonthlyRow", ("seq", *result.keys()))  # reads its fields 10 × faster than a Row does by name
     rows = (row._make((seq, *values)) for seq, values in enumerate(result, 1))
-    subtitle = f"总值班室 · 期间 {period}(每月末最后 2 天登记的维修单属下月)· 制表 {local(utcnow()).strftime('%Y-%m-%d')}"
-    return write_file(path, _title("维修单月报表", period), MONTHLY_COLUMNS, rows, subtitle=subtitle)
+    made = local(utcnow()).strftime("%Y-%m-%d")
+    subtitle = _("总值班室 · 期间 %(period)s(每月末最后 2 天登记的维修单属下月)· 制表 %(made)s", period=period, made=made)
+    return write_file(path, _title(_("维修单月报表"), period), MONTHLY_COLUMNS, rows, subtitle=subtitle)
 
 
 @export("monthly_orders", _l("维修单月报表(总值班室)"))
@@ -272,13 +273,13 @@ def export_monthly_orders(session, period, path, estate_id=None) -> int:
 @export("repair_ledger", _l("维修(服务)汇总表"))
 def export_ledger(session, period, path, estate_id=None) -> int:
     rows = iter_orders(session, orders_query(period, estate_id))
-    return write_file(path, _title("维修(服务)汇总表", period), LEDGER_COLUMNS, rows)
+    return write_file(path, _title(_("维修(服务)汇总表"), period), LEDGER_COLUMNS, rows)
 
 
 @export("repair_records", _l("维修记录表"))
 def export_records(session, period, path, estate_id=None) -> int:
     rows = _numbered(iter_orders(session, orders_query(period, estate_id)))
-    return write_file(path, _title("维修记录表", period), record_columns(staff_names(session)), rows)
+    return write_file(path, _title(_("维修记录表"), period), record_columns(staff_names(session)), rows)
 
 
 # ---------------------------------------------------------------- per-staff statistics

@@ -545,15 +545,15 @@ def write_report_xlsx(report: SurveyReport, path_or_file, title: str) -> int:
             Col("低分(1–2 分)份数", "low", "int"),
         ],
         report.areas,
-        subtitle="按平均分从低到高排列(最薄弱的服务项目在前)",
+        subtitle=str(_l("按平均分从低到高排列(最薄弱的服务项目在前)")),
     )
     write_sheet(
         workbook,
-        "各小区平均分",
+        str(_l("各小区平均分")),
         [Col("小区/大厦", "estate", width=18), Col("答卷数", "responses", "int"), Col("总平均分", lambda e: e.average, "money"), Col("最薄弱项目", "weakest", width=12)],
         report.estates,
     )
-    write_sheet(workbook, "业户意见", [Col("小区/大厦", lambda c: c[0], width=18), Col("填表人", lambda c: c[1], width=12), Col("意见和建议", lambda c: c[2], width=80)], report.comments)
+    write_sheet(workbook, str(_l("业户意见")), [Col("小区/大厦", lambda c: c[0], width=18), Col("填表人", lambda c: c[1], width=12), Col("意见和建议", lambda c: c[2], width=80)], report.comments)
     workbook.close()
     return n
 

@@ -249,7 +249,7 @@ class SurveyView(RecordViewMixin, TransitionViewMixin, ScopedModelView):
             return redirect(url_for("SurveyView.report"))
         result = survey_report(self.datamodel.session, period=period, scope=allowed_estate_ids())
         buffer = io.BytesIO()
-        write_report_xlsx(result, buffer, f"意见征询汇总 {period}")
+        write_report_xlsx(result, buffer, _("意见征询汇总 %(p)s", p=period))
         buffer.seek(0)
         return send_xlsx(buffer, f"意见征询汇总-{period}.xlsx")
 
