@@ -254,7 +254,7 @@ class _Screen(HTMLParser):
 
 
 def _other_language_removed(html: str, locale: str) -> str:
-    return re.sub(rf'<(\w+)\b[^>]*\slang="(?!{locale}")[^"]*"[^>]*>.*?</\1>', "", html, flags=re.S)
+    return re.sub(rf'<(\w+)\b[^>]*\slang="(?!{locale}(?:-[^"]*)?")[^"]*"[^>]*>.*?</\1>', "", html, flags=re.S)
 
 
 def _stored_pieces(session, app) -> set[str]:
