@@ -33,10 +33,14 @@ def user_estate_ids(user) -> set[int] | None:
         return set()
     if {r.name for r in user.roles} & company_roles():
         return ALL
-    from models.master import Staff
+    from models.master import Staff, staff_estate
 
-    staff = current_app.appbuilder.session.scalar(select(Staff).where(Staff.user_id == user.id))
-    return staff.estate_ids if staff is not None else set()
+    # the estate ids alone, in one statement (a user without a staff record works for no estate)
+    return set(
+        current_app.appbuilder.session.scalars(
+            select(staff_estate.c.estate_id).join(Staff, Staff.id == staff_estate.c.staff_id).where(Staff.user_id == user.id)
+        )
+    )
 
 
 def request_user():

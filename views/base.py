@@ -484,7 +484,20 @@ class ScopedModelRestApi(ModelRestApi):
     list_options: tuple = ()
     list_count_limit: int | None = None
 
+    # `GET /` answered by views/rest_list.py (same JSON, without FAB's per-request machinery) when
+    # the request needs nothing else; False: always FAB's path (the tests compare both).
+    lean_list = True
+
     def get_list_headless(self, **kwargs):
+        from views.rest_list import lean_list_response, refused_filter
+
+        refused = refused_filter(kwargs.get("rison", {}))
+        if refused is not None:
+            return self.response_400(message=refused)
+        if self.lean_list:
+            response = lean_list_response(self, kwargs.get("rison", {}))
+            if response is not None:
+                return response
         listing = getattr(self.datamodel, "listing", None)
         if listing is None or not (self.list_options or self.list_count_limit):
             return super().get_list_headless(**kwargs)
