@@ -217,8 +217,9 @@ FOLLOW_NOT = re.compile(r"logout|/lang/|export|xlsx|download|/delete|/action|/ap
 SEPARATORS = re.compile(r"[\s·,,、/:()()::;;\[\]|「」“”\"<>→~=—.!?-]+")
 IDEOGRAPHS = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff01-\uff5e]")  # with Chinese punctuation and full-width forms
 WORD = re.compile(r"[A-Za-z]{2,}")
-# English that belongs on a Chinese screen: product and file names, abbreviations, the language switch.
-ENGLISH_ALLOWED = {"ID", "Excel", "xlsx", "PDF", "Webhook", "SEC", "API", "URL", "JSON", "English", "Language", "Bye", "bye"}
+# English that belongs on a Chinese screen: product and file names, abbreviations, the "Bye-bye" of the
+# reception desk's phrase book (what the staff say).
+ENGLISH_ALLOWED = {"ID", "Excel", "xlsx", "PDF", "Webhook", "SEC", "API", "URL", "JSON", "Bye", "bye"}
 BILINGUAL = {"语言 / Language"}  # the language switch's tooltip, readable whatever the language
 MAX_PAGES = 400
 # FAB opens these through action links (which the crawl never follows): reset a user's or one's own password.
@@ -239,7 +240,7 @@ class _Screen(HTMLParser):
         attrs = dict(attrs)
         if tag == "a" and attrs.get("href"):
             self.links.append(attrs["href"])
-        for name in ("title", "placeholder", "alt", "aria-label"):
+        for name in ("title", "placeholder", "data-placeholder", "alt", "aria-label"):
             if attrs.get(name):
                 self.texts.append(attrs[name])
         if tag == "input" and attrs.get("type") in ("submit", "button") and attrs.get("value"):
