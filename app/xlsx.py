@@ -295,6 +295,7 @@ def _write_rows(fh, cols: list[Col], styles: Callable[[], list[int]], rows: Iter
         plan.append((i, fast, col._getter, kind, labels, tracked, ref, style))
         dict_plan.append((i, col._getter, col._getter, kind, labels, tracked, ref, style))
     epoch, tz, special = _EPOCH, TZ, _SPECIAL.search
+    yes_no = {True: gettext("是"), False: gettext("否")}  # in the language of whoever asked for the sheet
     write = fh.write
     r = first_row  # 0-based; Excel's row numbers are r + 1
     for row in itertools.chain((first,), rows):
@@ -326,7 +327,7 @@ def _write_rows(fh, cols: list[Col], styles: Callable[[], list[int]], rows: Iter
                     out.append(f"{ref}{n}{style}><v>{serial + 1 if serial > 59 else serial:.16G}</v></c>")
                     continue
             if kind == _TEXT:
-                text = value if type(value) is str else as_text(value)
+                text = value if type(value) is str else yes_no[value] if type(value) is bool else as_text(value)
                 if tracked:
                     width = widths[i]
                     if width > MAX_TEXT_WIDTH or 2 * len(text) + 2 > width:
