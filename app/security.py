@@ -187,6 +187,23 @@ class WuyeSecurityManager(SecurityManager):
         user = self.session.get(model, int(pk), options=[joinedload(model.roles), joinedload(model.groups)])
         return user if user is not None and user.is_active else None
 
+    def get_public_permissions(self):
+        """The Public role's permissions (with their names) in one statement; FAB reads the role, then
+        its permissions, before every REST request checks the token."""
+        from flask_appbuilder.security.sqla.models import assoc_permissionview_role
+        from sqlalchemy.orm import joinedload
+
+        pv, role = self.permissionview_model, self.role_model
+        return list(
+            self.session.scalars(
+                select(pv)
+                .join(assoc_permissionview_role, assoc_permissionview_role.c.permission_view_id == pv.id)
+                .join(role, role.id == assoc_permissionview_role.c.role_id)
+                .where(role.name == self.auth_role_public)
+                .options(joinedload(pv.permission), joinedload(pv.view_menu))
+            ).unique()
+        )
+
     def has_access(self, permission_name, view_name) -> bool:
         """FAB's answer, remembered for the rest of the request (a list page asks about twenty times:
         menu, buttons, actions), per logged-in user; anonymous and API-key requests ask FAB each time."""

@@ -142,6 +142,18 @@ Money = Numeric(12, 2, asdecimal=True)
 
 # ---------------------------------------------------------------- enums
 _LABELS: dict[type, dict] = {}
+_TEXTS: dict[tuple, dict[str, str]] = {}
+
+
+def _language():
+    """The user's language (None outside a request): what a lazy label's text depends on."""
+    from flask_babel import get_locale
+
+    try:
+        locale = get_locale()
+    except RuntimeError:  # an application without Babel
+        return None
+    return None if locale is None else str(locale)
 
 
 class LabeledEnum(enum.StrEnum):
@@ -164,10 +176,18 @@ class LabeledEnum(enum.StrEnum):
     def label_of(cls, code: str | None) -> str:
         if code is None:
             return ""
-        labels = _LABELS.get(cls)
-        if labels is None:  # built once per enum (a sheet of 50,000 rows asks 150,000 times)
-            labels = _LABELS[cls] = cls.labels()
-        return str(labels.get(code, code))
+        # the label's text in the user's language, translated once per enum, language and code
+        # (a sheet of 50,000 rows asks 150,000 times, a REST list of 25 orders 25 times)
+        texts = _TEXTS.get((cls, _language()))
+        if texts is None:
+            texts = _TEXTS[(cls, _language())] = {}
+        text = texts.get(code)
+        if text is None:
+            labels = _LABELS.get(cls)
+            if labels is None:
+                labels = _LABELS[cls] = cls.labels()
+            text = texts[code] = str(labels.get(code, code))
+        return text
 
     def __str__(self) -> str:
         return self.value

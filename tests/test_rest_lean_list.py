@@ -111,6 +111,20 @@ def _url(base, q) -> str:
     return f"{base}/?q={q if isinstance(q, str) else prison.dumps(q)}"
 
 
+def _comparable(answer, unordered: bool):
+    """Without an order (no order_column, no base_order) the database may return the rows in any
+    order (PostgreSQL: as the plan finds them): the same rows then, and for a page only how many."""
+    status, body = answer
+    if not unordered or not isinstance(body, dict) or not isinstance(body.get("result"), list):
+        return answer
+    body = dict(body)
+    if body.get("count", 0) > len(body["result"]):
+        body["result"], body["ids"] = len(body["result"]), len(body["ids"])
+    else:
+        body["result"], body["ids"] = sorted(body["result"], key=repr), sorted(body["ids"])
+    return status, body
+
+
 def _answer(client, api, url, headers, lean: bool):
     api.lean_list = lean
     try:
@@ -146,6 +160,8 @@ def test_lean_list_answers_what_fab_answers_for_every_resource(app, client, rows
             tried += 1
             if 500 in (fab[0], lean[0]) and _fab_operators_only(q):
                 errors.append(f"{who} {url}: FAB {fab[0]}, lean {lean[0]}")
+            unordered = not api.base_order and not (isinstance(q, dict) and q.get("order_column"))
+            fab, lean = _comparable(fab, unordered), _comparable(lean, unordered)
             if fab != lean:
                 differences.append(f"{who} {url}\n  FAB:  {fab}\n  lean: {lean}")
     assert not differences, f"{len(differences)} of {tried} answers differ:\n" + "\n".join(differences[:20])

@@ -16,6 +16,7 @@ from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_
 from flask_appbuilder.widgets import ShowWidget
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError as MarshmallowError
+from sqlalchemy.exc import DataError, ProgrammingError
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import HiddenField
 from wtforms.fields.core import UnboundField
@@ -477,7 +478,10 @@ class ScopedModelRestApi(ModelRestApi):
     workflow_type: str | None = None
 
     def __init__(self, *args, **kwargs):
+        from views.rest_list import verify_token_once
+
         _cache_rison_validation()
+        verify_token_once()
         super().__init__(*args, **kwargs)
 
     # As on ScopedModelView: loader options and count strategy of `GET /` (the list).
@@ -491,18 +495,24 @@ class ScopedModelRestApi(ModelRestApi):
     def get_list_headless(self, **kwargs):
         from views.rest_list import lean_list_response, refused_filter
 
-        refused = refused_filter(kwargs.get("rison", {}))
+        refused = refused_filter(self, kwargs.get("rison", {}))
         if refused is not None:
             return self.response_400(message=refused)
-        if self.lean_list:
-            response = lean_list_response(self, kwargs.get("rison", {}))
-            if response is not None:
-                return response
-        listing = getattr(self.datamodel, "listing", None)
-        if listing is None or not (self.list_options or self.list_count_limit):
-            return super().get_list_headless(**kwargs)
-        with listing(self.list_options, self.list_count_limit):
-            return super().get_list_headless(**kwargs)
+        try:
+            if self.lean_list:
+                response = lean_list_response(self, kwargs.get("rison", {}))
+                if response is not None:
+                    return response
+            listing = getattr(self.datamodel, "listing", None)
+            if listing is None or not (self.list_options or self.list_count_limit):
+                return super().get_list_headless(**kwargs)
+            with listing(self.list_options, self.list_count_limit):
+                return super().get_list_headless(**kwargs)
+        except (DataError, ProgrammingError) as error:
+            if not _bad_filter_value(error, kwargs.get("rison", {})):
+                raise
+            self.datamodel.session.rollback()
+            return self.response_400(message=str(_l("筛选条件的值与字段的类型不符")))
 
     def _domain_response(self, error: DomainError):
         self.datamodel.session.rollback()
@@ -715,6 +725,14 @@ class ScopedModelRestApi(ModelRestApi):
         if item is None or not getattr(self.datamodel.obj, "history_enabled", False):
             return self.response_404()
         return self.response(200, result=[entry.to_api() for entry in history_of(self.datamodel.session, item)])
+
+
+def _bad_filter_value(error, args) -> bool:
+    """Whether the database refused a `?q=` filter's value for its column's type (PostgreSQL: a data
+    exception, class 22, or no operator for the two types, 42883: 'abc' for a boolean, 1 for a text)."""
+    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None) or ""
+    filters = args.get("filters") if isinstance(args, dict) else None
+    return bool(filters) and (code.startswith("22") or code == "42883")
 
 
 def _unexpected_key(error: TypeError) -> str:

@@ -13,9 +13,11 @@ both answers for every registered resource.
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime
 
+from flask import g, has_request_context
 from flask_appbuilder.const import (
     API_FILTERS_RIS_KEY,
     API_ORDER_COLUMN_RIS_KEY,
@@ -130,14 +132,19 @@ class LeanPlan:
         return instance
 
 
-def refused_filter(args) -> str | None:
+def refused_filter(api, args) -> str | None:
     """A Chinese 400 message for `?q=` filters FAB would fail on with a 500: `in`/`not_in` with a single
-    value instead of a list."""
+    value instead of a list, or with numbers on a text column (PostgreSQL refuses to compare them)."""
     rison_filters = args.get(API_FILTERS_RIS_KEY) if isinstance(args, dict) else None
     for item in rison_filters if isinstance(rison_filters, list) else []:
-        if isinstance(item, dict) and item.get("opr") in _LIST_OPERATORS and "value" in item \
-                and not isinstance(item["value"], list):
-            return str(_l("筛选条件「%(col)s」的运算「%(opr)s」需要一组值,如 value:!(1,2)", col=item.get("col"), opr=item["opr"]))
+        if not isinstance(item, dict) or item.get("opr") not in _LIST_OPERATORS or "value" not in item:
+            continue
+        col, opr, value = item.get("col"), item["opr"], item["value"]
+        if not isinstance(value, list):
+            return str(_l("筛选条件「%(col)s」的运算「%(opr)s」需要一组值,如 value:!(1,2)", col=col, opr=opr))
+        text = isinstance(col, str) and (api.datamodel.is_string(col) or api.datamodel.is_text(col))
+        if text and not all(isinstance(v, str) for v in value):
+            return str(_l("筛选条件「%(col)s」的值必须是文字", col=col))
     return None
 
 
@@ -175,6 +182,31 @@ def _row_class(model, mapper):
     namespace["__getattr__"] = _row_getattr
     namespace["__module__"] = __name__
     return type(f"{model.__name__}Row", (), namespace)
+
+
+def _verify_token_once(verify):
+    """FAB's `protect` verifies the request's token again after app/hardening.py did (decoding it and
+    loading the user a second time); within one request the second look answers what the first found:
+    a valid access token and its user. Any other call verifies as usual."""
+
+    @functools.wraps(verify)
+    def verify_jwt_in_request(*args, **kwargs):
+        if not args and not kwargs and has_request_context():
+            data = g.get("_jwt_extended_jwt")
+            user = g.get("_jwt_extended_jwt_user") or {}
+            if data and data.get("type") == "access" and user.get("loaded_user") is not None:
+                return g.get("_jwt_extended_jwt_header"), data
+        return verify(*args, **kwargs)
+
+    verify_jwt_in_request.verified_once = True
+    return verify_jwt_in_request
+
+
+def verify_token_once() -> None:
+    import flask_appbuilder.security.decorators as fab_decorators
+
+    if not getattr(fab_decorators.verify_jwt_in_request, "verified_once", False):
+        fab_decorators.verify_jwt_in_request = _verify_token_once(fab_decorators.verify_jwt_in_request)
 
 
 def _plan(api) -> LeanPlan:
@@ -281,12 +313,15 @@ def lean_list_response(api, args: dict):
         else:
             query = flt.apply(query, value)
 
+    # the count (capped: at most limit + 1 keys are counted) travels with the rows as a subquery, and
+    # is asked alone only when the page has no rows
     limit = getattr(api, "list_count_limit", None)
     if limit:
-        keys = query.with_entities(*plan.model.__mapper__.primary_key).order_by(None).limit(limit + 1).subquery()
-        count = session.scalar(select(func.count()).select_from(keys))
+        counted = query.with_entities(*plan.model.__mapper__.primary_key).order_by(None).limit(limit + 1).subquery()
     else:
-        count = query.order_by(None).count()
+        counted = query.order_by(None).subquery()  # what Query.count() counts
+    count_select = select(func.count()).select_from(counted)
+    count_column = count_select.correlate(None).scalar_subquery().label("lean_list_count")
 
     query = datamodel.apply_engine_specific_hack(query, page, page_size, order_column)
     query = datamodel.apply_order_by(query, order_column, order_direction, aliases_mapping={}, bypass_many_to_many=True,
@@ -295,11 +330,12 @@ def lean_list_response(api, args: dict):
     result = None
     if plan.rows_ok:
         names = plan.row_columns(select_columns)
-        rows = query.with_entities(*[plan.column_attrs[n] for n in names]).all()
+        rows = query.with_entities(count_column, *[plan.column_attrs[n] for n in names]).all()
+        count = rows[0][0] if rows else session.scalar(count_select)
         items = []
         for row in rows:
             item = object.__new__(plan.row_class)
-            item.__dict__.update(zip(names, row, strict=True))
+            item.__dict__.update(zip(names, row[1:], strict=True))
             items.append(item)
         try:
             result = _serialize(items, serializers)
@@ -313,7 +349,9 @@ def lean_list_response(api, args: dict):
             options.append(load)
         if options:
             query = query.options(*options)
-        items = query.all()
+        rows = query.add_columns(count_column).all()
+        count = rows[0][1] if rows else session.scalar(count_select)
+        items = [row[0] for row in rows]
         result = _serialize(items, serializers)
 
     pk_name = plan.pk_name
