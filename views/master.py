@@ -47,7 +47,7 @@ class FilterOwnerQuick(BaseFilter):
     arg_name = "q"
 
     def apply(self, query, value):
-        value = (value or "").strip()
+        value = str(value if value is not None else "").strip()
         if not value:
             return query
         like = "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -127,7 +127,7 @@ class FilterDirectoryQuick(BaseFilter):
     arg_name = "q"
 
     def apply(self, query, value):
-        value = (value or "").strip()
+        value = str(value if value is not None else "").strip()
         if not value:
             return query
         like = f"%{like_escape(value)}%"
