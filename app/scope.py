@@ -214,6 +214,11 @@ class ScopedInterface(SQLAInterface):
         capped = keys.order_by(None).limit(self._count_limit + 1).subquery()
         return self.session.scalar(select(func.count()).select_from(capped))
 
+    def get_related_interface(self, col_name: str):
+        """A relation's rows (dropdowns, search menus) scoped by estate only: a subclass's own narrowing
+        (my tasks, my orders) is about its model and would join the related rows to it unconstrained."""
+        return ScopedInterface(self.get_related_model(col_name), self.session)
+
     def _scope(self, query):
         cond = scope_condition(self.obj, allowed_estate_ids())
         return query if cond is None else query.filter(cond)

@@ -177,6 +177,28 @@ def test_my_tasks_page_and_navbar_count(app, session, make, client):
     assert "转告留言" in home  # the home page counts by kind in Chinese
 
 
+def test_my_tasks_search_menu_offers_the_users_estates(app, session, make, client):
+    """我的待办 narrows its rows to the user's tasks; its estate dropdown still lists the user's estates
+    (the narrowing used to be applied to the estate query too, joined to the tasks without a condition:
+    no estate at all for a user without tasks)."""
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    estate = make.estate(name="听涛苑")
+    make.estate(name="别家小区")
+    make.user("接待员", estates=[estate], username="clerk")
+    login(client, "clerk")
+    for url in ("/mytaskview/list/",):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SAWarning)
+            page = client.get(url).get_data(as_text=True)
+        # the search menu's fields travel as JSON in the page
+        offered = json.dumps(f'<option value="{estate.id}">听涛苑</option>').replace("<", "\\u003c").replace(">", "\\u003e")[1:-1]
+        assert offered in page, url
+        assert json.dumps("别家小区")[1:-1] not in page and "别家小区" not in page, url
+
+
 # ---------------------------------------------------------------- roster import
 def _roster(rows, header=("小区/大厦", "类型", "楼栋", "房号", "建筑面积", "业户姓名", "电话", "业主/租户")) -> bytes:
     wb = Workbook()
