@@ -35,7 +35,7 @@ from bench.bulk import Loader, create_indexes, drop_indexes, reset_sequences
 
 logger = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 ESTATES = 50
 HOUSEHOLDS = 100_000
 SPAN_DAYS = 730
