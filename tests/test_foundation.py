@@ -197,6 +197,8 @@ def test_my_tasks_search_menu_offers_the_users_estates(app, session, make, clien
         offered = json.dumps(f'<option value="{estate.id}">听涛苑</option>').replace("<", "\\u003c").replace(">", "\\u003e")[1:-1]
         assert offered in page, url
         assert json.dumps("别家小区")[1:-1] not in page and "别家小区" not in page, url
+        # the empty choice reads as one, not FAB's internal value
+        assert "\\u003e__None\\u003c" not in page and json.dumps("— 不选 —")[1:-1] in page, url
 
 
 # ---------------------------------------------------------------- roster import

@@ -240,10 +240,11 @@ class ScopedModelView(SafeActionsMixin, ModelView):
 
     def _init_forms(self):
         super()._init_forms()
-        for form in (self.add_form, self.edit_form):
+        for form in (self.add_form, self.edit_form, self.search_form):
             for name in dir(form):
                 field = getattr(form, name, None)
-                # an optional related record's empty choice says so (FAB shows its internal `__None`)
+                # an optional related record's empty choice says so (FAB shows its internal `__None`),
+                # in the forms and in the search menu
                 if isinstance(field, UnboundField) and field.field_class is QuerySelectField:
                     field.kwargs.setdefault("blank_text", _l("— 不选 —"))
         if versioned(self.datamodel.obj):

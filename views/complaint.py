@@ -28,7 +28,6 @@ from views.followup import (
     SCOPED_REL,
     BodyApi,
     EventLogMixin,
-    FormLookMixin,
     LocalDateTimeField,
     department_choices,
     enum_select,
@@ -145,7 +144,7 @@ class SpawnRepairForm(FlaskForm):
 
 
 # ---------------------------------------------------------------- screens
-class ComplaintView(FormLookMixin, EventLogMixin, TransitionViewMixin, ScopedModelView):
+class ComplaintView(EventLogMixin, TransitionViewMixin, ScopedModelView):
     datamodel = ScopedInterface(Complaint)
     class_permission_name = "Complaint"
     workflow_type = "complaint"

@@ -11,7 +11,6 @@ import logging
 from datetime import date
 
 from flask import request
-from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, Select2Widget
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import gettext as _
@@ -19,7 +18,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wtforms import SelectField, TextAreaField
-from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, Optional
 
 from app.scope import allowed_estate_ids, scope_condition
@@ -163,18 +161,6 @@ def enum_select(enum_cls, label, required: bool = True, blank=None):
 def text_area(label, required_message=None, **kw):
     validators = [DataRequired(message=required_message)] if required_message else [Optional()]
     return TextAreaField(label, validators=validators, widget=BS3TextAreaFieldWidget(), **kw)
-
-
-class FormLookMixin:
-    """Dropdowns of related records say 「不选」 for the empty choice (FAB shows its internal `__None`)."""
-
-    def _init_forms(self):
-        super()._init_forms()
-        for form in (self.add_form, self.edit_form):
-            for name in dir(form):
-                field = getattr(form, name, None)
-                if isinstance(field, UnboundField) and field.field_class is QuerySelectField:
-                    field.kwargs.setdefault("blank_text", _l("— 不选 —"))
 
 
 class FilterUserEstates(BaseFilter):
