@@ -6,6 +6,7 @@ a company-level role see all; jobs and the CLI (no request) see all.
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 
 from flask import current_app, g, has_request_context
@@ -192,16 +193,45 @@ class ScopedInterface(SQLAInterface):
         super().__init__(obj, session)
         self._list_options: tuple = ()
         self._count_limit: int | None = None
+        self._list_values = None
 
     @contextmanager
-    def listing(self, options=(), count_limit: int | None = None):
-        """Loader options and a capped count for the queries of one list page."""
-        saved = self._list_options, self._count_limit
-        self._list_options, self._count_limit = tuple(options or ()), count_limit
+    def listing(self, options=(), count_limit: int | None = None, values=None):
+        """Loader options, a capped count and (optionally) `values(items, columns)`, the grid's cells
+        (as FAB's `get_values`), for one list page."""
+        saved = self._list_options, self._count_limit, self._list_values
+        self._list_options, self._count_limit, self._list_values = tuple(options or ()), count_limit, values
         try:
             yield self
         finally:
-            self._list_options, self._count_limit = saved
+            self._list_options, self._count_limit, self._list_values = saved
+
+    def get_values(self, lst, list_columns):
+        if self._list_values is not None:
+            return self._list_values(lst, list_columns)
+        return super().get_values(lst, list_columns)
+
+    def get_related_obj(self, col_name, value):
+        """FAB's relation filter (`?_flt_0_estate=1`) reads the related row for the page's count and
+        again for its rows: the row is kept for the rest of the request (the session's identity map
+        holds it only while something refers to it). The key is given its column's type first (a value
+        that does not convert is passed on as it was)."""
+        columns = self.get_related_model(col_name).__mapper__.primary_key
+        if len(columns) == 1 and isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,18}", value):
+            try:
+                is_int = columns[0].type.python_type is int
+            except NotImplementedError:
+                is_int = False
+            if is_int and -INT_MAX <= int(value) <= INT_MAX:
+                value = int(value)
+        if not has_request_context() or not isinstance(value, (int, str)):
+            return super().get_related_obj(col_name, value)
+        held = g.__dict__.setdefault("_related_rows", {})
+        key = (self.obj, col_name, value)
+        row = held.get(key)
+        if row is None or row not in self.session:
+            row = held[key] = super().get_related_obj(col_name, value)
+        return row
 
     def apply_all(self, query, *args, **kwargs):
         query = super().apply_all(query, *args, **kwargs)

@@ -231,3 +231,26 @@ def test_moves_that_need_one_form_per_order_are_not_batched(client, world, sessi
     assert "须逐张办理" in text(resp)
     resp = client.post("/repairorderview/action_post", data={"action": "complete", "rowid": [str(a.id)]})
     assert resp.headers["Location"].endswith(f"/repairorderview/do/complete/{a.id}")
+
+
+def test_ledger_filtered_by_estate_reads_the_estate_once(client, world, session, db):
+    """FAB's relation filter reads the chosen estate for the page's count and for its rows: once."""
+    from sqlalchemy import event
+
+    order = order_in(session, world, "dispatched")
+    as_user(client, world, "duty")
+    url = f"/repairorderview/list/?_flt_0_estate={world.estate.id}"
+    client.get(url)
+    statements = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    session.expire_all()  # as a new request's session would read it
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        page = text(client.get(url))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert order.number in page and world.section.name in page
+    assert len([s for s in statements if s.startswith("SELECT estate.id") and "FROM estate WHERE estate.id" in s]) == 1

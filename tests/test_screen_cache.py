@@ -123,3 +123,36 @@ def test_users_of_other_estates_get_their_own_choices(client, make, session, wor
     assert "国贸中心大厦" not in search_field(mine, "estate")
     # the page's own parts stay the user's: name in the navbar, the rows of their estate only
     assert "clerk" in page_of(client, world.clerk).split("navbar-right", 1)[1][:3000]
+
+
+def grid(page: str) -> str:
+    """The ledger's rows (after the first row's check box)."""
+    return page.split('class="action_check"', 1)[1].split("</table>", 1)[0]
+
+
+def test_the_ledger_rows_show_names_saved_since_the_last_page(client, world, session, db):
+    """The grid shows the estate (in the address), section and worker by names kept with the filter
+    bar's lookups: a rename shows after the save, and a worker saved by another process (no stamp,
+    no time limit yet) is read for the row that names them."""
+    from models.base import utcnow
+    from tests.test_repair_support import order_in
+
+    order = order_in(session, world, "dispatched")
+    rows = grid(page_of(client, world.duty))
+    assert order.number in rows and "锦绣花园" in rows
+    assert world.section.name in rows and world.worker.staff.name in rows
+    world.estate.name = "锦绣花园二期"
+    world.section.name = "水电维修一处"
+    world.worker.staff.name = "改名的师傅"
+    session.commit()
+    rows = grid(client.get(LEDGER).get_data(as_text=True))
+    assert "锦绣花园二期" in rows and "水电维修一处" in rows and "改名的师傅" in rows
+    with db.engine.begin() as conn:
+        staff_id = conn.execute(
+            sql("INSERT INTO staff (name, active, version, created_on, changed_on) VALUES ('别处新来的师傅', :yes, 1, :at, :at) RETURNING id"),
+            {"yes": True, "at": utcnow()},
+        ).scalar()
+        conn.execute(sql("UPDATE repair_order SET assignee_id = :staff WHERE id = :id"), {"staff": staff_id, "id": order.id})
+    session.expire_all()  # as a new request's session would read it
+    rows = grid(client.get(LEDGER).get_data(as_text=True))
+    assert "别处新来的师傅" in rows and "改名的师傅" not in rows

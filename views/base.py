@@ -230,12 +230,15 @@ class ScopedModelView(SafeActionsMixin, ModelView):
     # count strategy (None: exact; N: at most N + 1 keys are counted). Used by lists, not exports.
     list_options: tuple = ()
     list_count_limit: int | None = None
+    # `list_values(items, columns)`: the grid's cells, when a view draws some without the loaded rows'
+    # relations (FAB: `datamodel.get_values`)
+    list_values = None
 
     def _list(self, **kwargs):
         listing = getattr(self.datamodel, "listing", None)
-        if listing is None or not (self.list_options or self.list_count_limit):
+        if listing is None or not (self.list_options or self.list_count_limit or self.list_values):
             return super()._list(**kwargs)
-        with listing(self.list_options, self.list_count_limit):
+        with listing(self.list_options, self.list_count_limit, self.list_values):
             return super()._list(**kwargs)
 
     def _init_forms(self):

@@ -35,6 +35,7 @@ from models.repair import (
     RepairOrder,
     RepairStatus,
     Urgency,
+    address_text,
     can_backdate,
     period_of,
     repair_flow,
@@ -361,22 +362,67 @@ LINE_ERROR = re.compile(r"^(materials|items)\[(\d+)\]\.?(\w*)$")
 
 # ---------------------------------------------------------------- the ledger and the order
 LIST_COUNT_LIMIT = 10_000
-# What a ledger row shows (estate, unit and building, section, worker), joined in the page's query;
-# the owner, materials and the staff's estates are not read by the grid.
+# What a ledger row shows: the unit and its building are joined in the page's query; the estate, section
+# and worker are shown by name from `ledger_names` (each join more costs PostgreSQL more planning than
+# the rows take to read); the owner, materials and the staff's estates are not read by the grid.
 LEDGER_LOADING = (
     lazyload("*"),
-    joinedload(RepairOrder.estate).lazyload("*"),
     joinedload(RepairOrder.unit).lazyload("*"),
     defaultload(RepairOrder.unit).joinedload(Unit.building).lazyload("*"),
-    joinedload(RepairOrder.department).lazyload("*"),
-    joinedload(RepairOrder.assignee).lazyload("*"),
 )
+NAMED = {"estate": (0, "estate_id"), "department": (1, "department_id"), "assignee": (2, "assignee_id")}
+
+
+def ledger_names() -> tuple[dict, dict, dict]:
+    """Estate, section and staff names by id, shared like the filter bar's lookups (app/screen_cache.py:
+    dropped when anything is saved)."""
+
+    def build():
+        session = g_session()
+        return tuple(dict(session.execute(select(model.id, model.name)).all()) for model in (Estate, Department, Staff))
+
+    return cached_lookup("repair.names", build)
+
+
+def ledger_values(orders, columns) -> list[dict]:
+    """The ledger's cells (as FAB's `get_values`): 小区/大厦 in the address, 维修处 and 维修人员 by name;
+    a name saved since the lookup was read (by a process the lookup did not hear of) is read here."""
+    names = ledger_names()
+    models = (Estate, Department, Staff)
+    read_here: dict = {}
+
+    def name(index, key):
+        if key is None:
+            return None
+        if key in names[index]:
+            return names[index][key]
+        if (index, key) not in read_here:
+            row = g_session().get(models[index], key)
+            read_here[index, key] = row.name if row is not None else None
+        return read_here[index, key]
+
+    rows = []
+    for order in orders:
+        row = {}
+        for column in columns:
+            if column in NAMED:
+                index, key = NAMED[column]
+                row[column] = name(index, getattr(order, key))
+            elif column == "address":
+                row[column] = address_text(name(0, order.estate_id), str(order.unit) if order.unit is not None else None, order.location)
+            else:
+                row[column] = ScopedInterface._get_attr_value(order, column)
+        rows.append(row)
+    return rows
+
+
 class RepairOrderView(TransitionViewMixin, ScopedModelView):
     """维修(服务)汇总表 — every order with its notes; one click to its page and its forms."""
 
     datamodel = ScopedInterface(RepairOrder)
-    # a page reads what its columns show, in one query, and counts at most 10,000 matches
+    # a page reads what its columns show in one query (names from a lookup) and counts at most 10,000 matches
     list_options = LEDGER_LOADING
+    list_values = staticmethod(ledger_values)
     list_count_limit = LIST_COUNT_LIMIT
     class_permission_name = RO
     workflow_type = "repair_order"
