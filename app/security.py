@@ -60,6 +60,11 @@ def lockout_message(until: datetime) -> str:
     )
 
 
+
+def _bearer_request() -> bool:
+    """Whether this request authenticates with a token (REST), not a session cookie."""
+    return has_request_context() and request.headers.get("Authorization", "").startswith("Bearer ")
+
 class AuthDBView(FabAuthDBView):
     """The login page, telling a locked-out user so in Chinese."""
 
@@ -204,11 +209,23 @@ class WuyeSecurityManager(SecurityManager):
             ).unique()
         )
 
+    def is_item_public(self, permission_name, view_name) -> bool:
+        """FAB asks this of every REST request before it reads the token: a statement each time. A request
+        that brings a token is answered by the token's user instead, and the Public role is read only
+        when the user's roles refuse (`has_access`): the same answers (the API lets no one in without a
+        valid token anyway, app/hardening.py)."""
+        if _bearer_request():
+            return False
+        return super().is_item_public(permission_name, view_name)
+
     def has_access(self, permission_name, view_name) -> bool:
         """FAB's answer, remembered for the rest of the request (a list page asks about twenty times:
         menu, buttons, actions), per logged-in user; anonymous and API-key requests ask FAB each time."""
         if not has_request_context() or getattr(g, "_api_key_user", False) or not current_user.is_authenticated:
-            return super().has_access(permission_name, view_name)
+            if super().has_access(permission_name, view_name):
+                return True
+            # a token's user: what the Public role may do, they may too (see is_item_public)
+            return _bearer_request() and super().is_item_public(permission_name, view_name)
         memo = request.environ.setdefault("wuye.has_access", {})
         key = (current_user.get_id(), permission_name, view_name)
         answer = memo.get(key)

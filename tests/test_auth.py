@@ -179,3 +179,26 @@ def test_production_refuses_the_development_secret():
         create_app({"ENV_NAME": "production", "SECRET_KEY": DEFAULT_SECRET_KEY})
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app({"ENV_NAME": "production", "SECRET_KEY": ""})
+
+
+def test_what_the_public_role_may_do_a_token_user_may_too(app, make, client):
+    """REST requests with a token are answered by the token's user, the Public role only when the user's
+    roles refuse: the same answers as asking the Public role first (one statement fewer per request)."""
+    from tests.conftest import api_token
+
+    sm = app.appbuilder.sm
+    make.user("维修人员", estates=[make.estate()], username="worker")
+    headers = api_token(client, "worker")
+    assert client.get("/api/v1/complaint/", headers=headers).status_code == 403
+    assert client.get("/api/v1/complaint/").status_code == 401
+    public = sm.find_role(sm.auth_role_public)
+    pv = sm.find_permission_view_menu("can_read", "Complaint")
+    sm.add_permission_role(public, pv)
+    try:
+        assert client.get("/api/v1/complaint/", headers=headers).status_code == 200
+        # the API answers nobody without a valid token, public or not
+        assert client.get("/api/v1/complaint/").status_code == 401
+        assert client.get("/api/v1/complaint/", headers={"Authorization": "Bearer not-a-token"}).status_code == 401
+    finally:
+        sm.del_permission_role(public, pv)
+    assert client.get("/api/v1/complaint/", headers=headers).status_code == 403
