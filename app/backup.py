@@ -8,7 +8,6 @@ import sqlite3
 from datetime import datetime
 
 
-
 class BackupError(Exception):
     """A backup or restore that cannot be done, with the Chinese reason."""
 

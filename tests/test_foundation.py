@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from openpyxl import Workbook
@@ -97,7 +97,7 @@ def test_job_run_leaves_a_record_and_a_failure_rolls_back(app, session):
         raise RuntimeError("故意失败")
 
     try:
-        at = datetime(2026, 12, 15, 0, 0, tzinfo=timezone.utc)
+        at = datetime(2026, 12, 15, 0, 0, tzinfo=UTC)
         result = run_job(session, "test_ok", at)
         assert result["outcome"] == "ok" and result["created"] == 1
         result = run_job(session, "test_fail", at)

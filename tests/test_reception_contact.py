@@ -10,7 +10,13 @@ from sqlalchemy import func, select
 
 from jobs import run_job
 from models.base import TZ, as_utc
-from models.reception_contact import ManagerVisitMonth, OwnerVisit, check_manager_visits, owner_visit_flow, scan_overdue_replies
+from models.reception_contact import (
+    ManagerVisitMonth,
+    OwnerVisit,
+    check_manager_visits,
+    owner_visit_flow,
+    scan_overdue_replies,
+)
 from models.reception_forum import Forum, ForumAction
 from models.task import Task
 from models.workflow import Actor
@@ -212,8 +218,9 @@ def test_repair_order_page_links_back_to_the_call_it_came_from(app, session, mak
     call_id = call.json["id"]
     registered = client.post(f"/api/v1/call_record/{call_id}/register_repair", json={"category": "plumbing_electric"}, headers=h)
     assert registered.status_code in (200, 201), registered.json
-    from models.repair import RepairOrder
     from sqlalchemy import select
+
+    from models.repair import RepairOrder
 
     order = session.scalar(select(RepairOrder).where(RepairOrder.origin_type == "call_record", RepairOrder.origin_id == call_id))
     assert order is not None
