@@ -210,3 +210,28 @@ def test_in_filter_with_a_single_value_is_refused_in_chinese(app, client, rows):
             assert status == 400 and "需要一组值" in body["message"], (lean, opr, status, body)
         status, body = _answer(client, api, "/api/v1/repair_order/?q=(filters:!((col:estate_id,opr:in,value:!(1,2))))", headers, lean)
         assert status == 200, body
+
+
+@pytest.mark.parametrize("lean", [True, False])
+def test_areas_filters_of_one_name_answer_each_for_their_own_resource(app, client, rows, lean):
+    """The owners' and the directory's quick search are both `opr:q`; FAB's global table of operators
+    used to send one resource's `q` to the other's filter (a 500, or the wrong rows) once the other
+    screen had built its filter. Whichever is built last, each resource searches itself."""
+    from flask_appbuilder.models.filters import map_args_filter
+
+    from models.services import DirectoryEntry
+    from views.master import FilterOwnerQuick
+    from views.services import FilterDirectoryQuick
+
+    entries = rows[DirectoryEntry]
+    headers = api_token(client, "lean_clerk")
+    api = next(a for a in rest_apis(app) if a.resource_name == "directory_entry")
+    owners = next(a for a in rest_apis(app) if a.resource_name == "owner")
+    for built_last, datamodel in ((FilterOwnerQuick, owners.datamodel), (FilterDirectoryQuick, api.datamodel),
+                                  (FilterOwnerQuick, owners.datamodel)):
+        built_last("name", datamodel)
+        assert "q" not in map_args_filter
+        url = _url("/api/v1/directory_entry", {"filters": [{"col": "name", "opr": "q", "value": entries[1].name[:1]}]})
+        status, body = _answer(client, api, url, headers, lean=lean)
+        assert status == 200, body
+        assert {r["id"] for r in body["result"]} == {e.id for e in entries[:3]}

@@ -11,6 +11,7 @@ from flask_appbuilder.api import expose as api_expose
 from flask_appbuilder.api import protect, safe
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.fields import QuerySelectField
+from flask_appbuilder.models.filters import BaseFilter, map_args_filter
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
 from flask_appbuilder.widgets import ShowWidget
@@ -94,6 +95,24 @@ def history_lines(session, model, item, labels: dict) -> list[dict]:
         for entry in history_of(session, item)
     ]
 
+
+
+_UNSET = object()
+
+
+class AreaFilter(BaseFilter):
+    """A screen's own filter; its `arg_name` is the REST `opr`. FAB records every filter's arg_name in
+    one global table of operators, which it reads before a column's own filters, so two areas' filters
+    of the same name ("q", "scope", "overdue") answered for each other, whichever was built last. An
+    area filter leaves that table as it found it and is found on its own column only."""
+
+    def __init__(self, *args, **kwargs):
+        before = map_args_filter.get(self.arg_name, _UNSET)
+        super().__init__(*args, **kwargs)
+        if before is _UNSET:
+            map_args_filter.pop(self.arg_name, None)
+        else:
+            map_args_filter[self.arg_name] = before
 
 class HistoryShowWidget(ShowWidget):
     """FAB's show widget followed by the record's change history (修改记录)."""

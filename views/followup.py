@@ -12,7 +12,6 @@ from datetime import date
 
 from flask import request
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, Select2Widget
-from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -24,7 +23,7 @@ from app.scope import allowed_estate_ids, scope_condition
 from models.base import DomainError, ValidationError, parse_int
 from models.master import Department
 from models.reception_common import opt_text
-from views.base import PERMISSION_MAP, ScopedModelRestApi
+from views.base import PERMISSION_MAP, AreaFilter, ScopedModelRestApi
 from views.documents import DocumentViewMixin
 from views.fields import LocalDateField, LocalDateTimeField, LocalDateTimeWidget  # noqa: F401  (re-exported)
 
@@ -163,7 +162,7 @@ def text_area(label, required_message=None, **kw):
     return TextAreaField(label, validators=validators, widget=BS3TextAreaFieldWidget(), **kw)
 
 
-class FilterUserEstates(BaseFilter):
+class FilterUserEstates(AreaFilter):
     """Dropdowns list only what belongs to the user's estates."""
 
     name = "scope"

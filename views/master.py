@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
-from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_
 from wtforms import SelectField, StringField
@@ -23,7 +22,7 @@ from models.master import (
     phone_error,
 )
 from views import add_screen
-from views.base import ScopedModelRestApi, ScopedModelView
+from views.base import AreaFilter, ScopedModelRestApi, ScopedModelView
 
 
 class PhoneCheck:
@@ -40,7 +39,7 @@ class PhoneCheck:
             raise ValidationError(err)
 
 
-class FilterOwnerQuick(BaseFilter):
+class FilterOwnerQuick(AreaFilter):
     """One box for a busy front desk: part of a name, a phone number or a room."""
 
     name = _l("姓名/电话/房号")

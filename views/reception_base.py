@@ -12,7 +12,6 @@ from flask import abort, request, url_for
 from flask_appbuilder.api import expose as api_expose
 from flask_appbuilder.api import protect, safe
 from flask_appbuilder.baseviews import expose
-from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -28,6 +27,7 @@ from models.master import Department, Staff, staff_estate
 from models.reception_common import installed_model
 from views.base import (
     PERMISSION_MAP,
+    AreaFilter,
     ScopedModelRestApi,
     current_actor,
 )
@@ -206,7 +206,7 @@ class _BadRequest(Exception):
         self.message = str(message)
 
 
-class FilterUserEstates(BaseFilter):
+class FilterUserEstates(AreaFilter):
     """Dropdowns list only what belongs to the user's estates."""
 
     name = "scope"
@@ -217,7 +217,7 @@ class FilterUserEstates(BaseFilter):
         return query if cond is None else query.filter(cond)
 
 
-class FilterStaffOfUserEstates(BaseFilter):
+class FilterStaffOfUserEstates(AreaFilter):
     """Active staff working for one of the user's estates."""
 
     name = "staff scope"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -16,7 +15,7 @@ from models.master import staff_estate
 from models.reception_contact import ManagerVisitMonth, OwnerVisit, ReplyMethod, Satisfaction
 from models.reception_forum import Forum, ForumAction, ForumMode
 from views import add_screen
-from views.base import ScopedModelRestApi, ScopedModelView, TransitionViewMixin, transition_action
+from views.base import AreaFilter, ScopedModelRestApi, ScopedModelView, TransitionViewMixin, transition_action
 from views.reception_base import (
     RECEPTION_LABELS,
     SCOPED_REL,
@@ -128,7 +127,7 @@ class OwnerVisitView(FollowUpViewMixin, RecordViewMixin, TransitionViewMixin, Sc
             item.staff_id = current_actor().staff_id
 
 
-class FilterManagersOfUserEstates(BaseFilter):
+class FilterManagersOfUserEstates(AreaFilter):
     """The month-end checks of managers who work for one of the user's estates."""
 
     name = "managers in scope"

@@ -14,7 +14,6 @@ import re
 from flask import abort, flash, g, has_request_context, redirect, request, url_for
 from flask_appbuilder.actions import action
 from flask_appbuilder.baseviews import expose
-from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterInFunction
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import lazy_gettext as _l
@@ -46,6 +45,7 @@ from models.workflow import Actor
 from views import add_screen
 from views.base import (
     PERMISSION_MAP,
+    AreaFilter,
     ScopedModelRestApi,
     ScopedModelView,
     TransitionViewMixin,
@@ -232,7 +232,7 @@ def short(text, n: int = 28):
 
 
 # ---------------------------------------------------------------- filters
-class FilterCode(BaseFilter):
+class FilterCode(AreaFilter):
     """Exact match on a code column (status, category, ...), chosen from a list on the ledger."""
 
     name = _l("等于")
@@ -244,7 +244,7 @@ class FilterCode(BaseFilter):
         return query.filter(getattr(self.model, self.column_name) == value)
 
 
-class FilterOverdue(BaseFilter):
+class FilterOverdue(AreaFilter):
     """超期: not picked up, not returned or material not reported in time (as of now)."""
 
     name = _l("超期")

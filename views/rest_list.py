@@ -242,7 +242,9 @@ def _request_filters(api, plan, rison_filters):
             return None
         for candidate in candidates:
             if candidate.arg_name == opr:
-                out.append((candidate, value))
+                # a resource's own filters are classes there (FAB instantiates them per request)
+                instance = plan.filter_instance(api, col, candidate) if isinstance(candidate, type) else candidate
+                out.append((instance, value))
                 break
     return out
 

@@ -10,7 +10,6 @@ from flask import request, url_for
 from flask_appbuilder import BaseView
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.fieldwidgets import DatePickerWidget, Select2Widget
-from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -36,7 +35,7 @@ from models.revisit import (
     day_start,
 )
 from views import add_screen
-from views.base import ScopedModelRestApi, ScopedModelView, TransitionViewMixin, transition_action
+from views.base import AreaFilter, ScopedModelRestApi, ScopedModelView, TransitionViewMixin, transition_action
 from views.followup import BodyApi, EventLogMixin, LocalDateField, LocalDateTimeField, p_date, p_int, p_text
 
 roles.extend(
@@ -94,7 +93,7 @@ REVISIT_LABELS = {
 
 
 # ---------------------------------------------------------------- filters
-class FilterOpenBy(BaseFilter):
+class FilterOpenBy(AreaFilter):
     """待回访: pending revisits that may be made by the end of today (overdue ones included)."""
 
     name = _l("今天及超期待回访")
@@ -106,7 +105,7 @@ class FilterOpenBy(BaseFilter):
         return query.filter(Revisit.status == RevisitStatus.pending.value, Revisit.not_before < end)
 
 
-class FilterOverdue(BaseFilter):
+class FilterOverdue(AreaFilter):
     name = _l("已超期未回访")
     arg_name = "overdue"
 

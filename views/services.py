@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import time
 
 from flask_appbuilder.forms import DynamicForm
-from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_
 from wtforms import SelectField, StringField, TextAreaField, TimeField
@@ -24,7 +23,7 @@ from models.services import (
     VenueKind,
 )
 from views import add_screen
-from views.base import ScopedModelRestApi, ScopedModelView, TransitionViewMixin, transition_action
+from views.base import AreaFilter, ScopedModelRestApi, ScopedModelView, TransitionViewMixin, transition_action
 from views.billing import ID_LABELS
 from views.documents import DocumentViewMixin, ListToolbarMixin
 
@@ -120,7 +119,7 @@ class ServiceItemApi(ScopedModelRestApi):
 
 
 # ---------------------------------------------------------------- 信息查询
-class FilterDirectoryQuick(BaseFilter):
+class FilterDirectoryQuick(AreaFilter):
     """One box for the front desk: part of a name, business, address or phone."""
 
     name = _l("名称/服务内容/电话")
