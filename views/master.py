@@ -8,7 +8,7 @@ from sqlalchemy import or_
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, NumberRange, Optional
 
-from app.scope import ScopedInterface
+from app.scope import ScopedInterface, like_escape
 from models.master import (
     Building,
     Department,
@@ -49,7 +49,7 @@ class FilterOwnerQuick(AreaFilter):
         value = str(value if value is not None else "").strip()
         if not value:
             return query
-        like = "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = f"%{like_escape(value)}%"
         if not query.column_descriptions or Unit not in [d.get("entity") for d in query.column_descriptions]:
             query = query.outerjoin(Unit, Owner.unit_id == Unit.id)
         return query.filter(
