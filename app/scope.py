@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 
-from flask import current_app, g, has_request_context
+from flask import current_app, g, has_request_context, request
 from flask_appbuilder.exceptions import DatabaseException
 from flask_appbuilder.models.sqla import filters as fab_filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -34,14 +34,19 @@ def user_estate_ids(user) -> set[int] | None:
         return set()
     if {r.name for r in user.roles} & company_roles():
         return ALL
+    from app.security_stamp import cache_of
     from models.master import Staff, staff_estate
 
-    # the estate ids alone, in one statement (a user without a staff record works for no estate)
-    return set(
-        current_app.appbuilder.session.scalars(
-            select(staff_estate.c.estate_id).join(Staff, Staff.id == staff_estate.c.staff_id).where(Staff.user_id == user.id)
+    def read() -> frozenset[int]:
+        # the estate ids alone, in one statement (a user without a staff record works for no estate)
+        return frozenset(
+            current_app.appbuilder.session.scalars(
+                select(staff_estate.c.estate_id).join(Staff, Staff.id == staff_estate.c.staff_id).where(Staff.user_id == user.id)
+            )
         )
-    )
+
+    # kept across requests while the security stamp stays the same (app/security_stamp.py)
+    return set(cache_of("user_estates").get(user.id, read))
 
 
 def request_user():
@@ -62,7 +67,8 @@ def allowed_estate_ids() -> set[int] | None:
     if not has_request_context():
         return ALL
     user = request_user()
-    cache = g.__dict__.setdefault("_estate_ids_cache", {})
+    # once per request (not per application context: tests run many requests in one)
+    cache = request.environ.setdefault("wuye.estate_ids", {})
     key = user.id if user is not None else None
     if key not in cache:
         cache[key] = user_estate_ids(user)

@@ -30,6 +30,7 @@ from flask_login import current_user
 from sqlalchemy import delete, select
 
 from app.permission_labels import permission_label, permissions_text
+from app.security_stamp import cache_of, remember_version, version_column
 from models.base import fmt_dt, utcnow
 
 logger = logging.getLogger(__name__)
@@ -176,21 +177,25 @@ class WuyeSecurityManager(SecurityManager):
         one request the roles' permissions are read once and every later check answered from them."""
         if not has_request_context():
             return super().exist_permission_on_roles(view_name, permission_name, role_ids)
-        cache = request.environ.setdefault("wuye.role_permissions", {})
-        key = tuple(sorted(role_ids))
-        pairs = cache.get(key)
-        if pairs is None:
-            pairs = cache[key] = self._role_permission_pairs(key)
-        return (permission_name, view_name) in pairs
+        return (permission_name, view_name) in self.role_permission_pairs(role_ids)
 
     def load_user(self, pk):
         """The user of a request's session or token with their roles and groups in one statement
-        (FAB reads them in three)."""
+        (FAB reads them in three), and the security stamp's number the request's cached permissions
+        and estates are checked against (app/security_stamp.py)."""
         from sqlalchemy.orm import joinedload
 
         model = self.user_model
-        user = self.session.get(model, int(pk), options=[joinedload(model.roles), joinedload(model.groups)])
-        return user if user is not None and user.is_active else None
+        row = self.session.execute(
+            select(model, version_column())
+            .where(model.id == int(pk))
+            .options(joinedload(model.roles), joinedload(model.groups))
+        ).unique().first()
+        if row is None:
+            return None
+        user, version = row
+        remember_version(version)
+        return user if user.is_active else None
 
     def get_public_permissions(self):
         """The Public role's permissions (with their names) in one statement; FAB reads the role, then
@@ -247,14 +252,19 @@ class WuyeSecurityManager(SecurityManager):
         db_role_ids = [role.id for role in roles if role.name not in self.builtin_roles]
         if not db_role_ids:
             return builtin, frozenset()
-        cache = request.environ.setdefault("wuye.role_permissions", {})
-        key = tuple(sorted(db_role_ids))
-        pairs = cache.get(key)
-        if pairs is None:
-            pairs = cache[key] = self._role_permission_pairs(key)
-        return builtin, pairs
+        return builtin, self.role_permission_pairs(db_role_ids)
 
-    def _role_permission_pairs(self, role_ids: tuple[int, ...]) -> frozenset[tuple[str, str]]:
+    def role_permission_pairs(self, role_ids) -> frozenset[tuple[str, str]]:
+        """(permission, view) of a set of roles: read once per request, and kept across requests
+        while the security stamp stays the same (app/security_stamp.py)."""
+        key = tuple(sorted(role_ids))
+        memo = request.environ.setdefault("wuye.role_permissions", {})
+        pairs = memo.get(key)
+        if pairs is None:
+            pairs = memo[key] = cache_of("role_permissions").get(key, lambda: self._read_role_permission_pairs(key))
+        return pairs
+
+    def _read_role_permission_pairs(self, role_ids: tuple[int, ...]) -> frozenset[tuple[str, str]]:
         from flask_appbuilder.security.sqla.models import assoc_permissionview_role
 
         pv, perm, view = self.permissionview_model, self.permission_model, self.viewmenu_model

@@ -35,7 +35,7 @@ from bench.bulk import Loader, create_indexes, drop_indexes, reset_sequences
 
 logger = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5  # 5: the security stamp table
 ESTATES = 50
 HOUSEHOLDS = 100_000
 SPAN_DAYS = 730

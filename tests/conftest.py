@@ -12,7 +12,8 @@ from sqlalchemy import text
 from app import create_app
 from app.extensions import db as _db
 
-SECURITY_TABLES = {"ab_permission", "ab_view_menu", "ab_permission_view", "ab_role", "ab_permission_view_role"}
+SECURITY_TABLES = {"ab_permission", "ab_view_menu", "ab_permission_view", "ab_role", "ab_permission_view_role",
+                   "security_stamp"}
 PASSWORD = "Passw0rd123"
 
 
@@ -79,6 +80,9 @@ def _clean(session):
         session.execute(text("PRAGMA defer_foreign_keys=ON"))
         for table in tables:
             session.execute(table.delete())
+    # staff and estates went by plain SQL: raise the security stamp as the application's writes do, or
+    # the next test's user (the same id) would be answered the last one's estates (app/security_stamp.py)
+    session.execute(text("UPDATE security_stamp SET version = version + 1"))
     session.commit()
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 from datetime import datetime
+from decimal import Decimal
 
 from flask import g, has_request_context
 from flask_appbuilder.const import (
@@ -76,8 +77,9 @@ class LeanPlan:
         self.row_class = _row_class(model, mapper) if self.rows_ok else None
 
     def _serializer(self, name, field):
-        """(answer key, attribute, values answered as they are, answered by isoformat(), marshmallow's
-        conversion): the common values skip marshmallow, with the result marshmallow gives them."""
+        """(answer key, attribute, values answered as they are, answered by isoformat(), Decimals answered
+        as they are when finite, marshmallow's conversion): the common values skip marshmallow, with the
+        result marshmallow gives them."""
         if not isinstance(field, _VALUE_FIELDS) or isinstance(field, _NOT_VALUE_FIELDS) or "." in name:
             return None
         attr = field.attribute or name
@@ -101,8 +103,13 @@ class LeanPlan:
             and field.SERIALIZATION_FUNCS.get("iso") is ma_utils.isoformat
         if cls in _NONE_IS_NONE:
             as_is = as_is if as_is is _ANY else (*as_is, type(None))
+        # marshmallow answers a finite Decimal as an equal Decimal with the field's places: a value that
+        # has them already (what a Numeric column reads) is answered as it is; _ANY: a field without places
+        dec = None
+        if cls is ma_fields.Decimal and not field.as_string:
+            dec = _ANY if field.places is None else field.places.as_tuple().exponent
         key = field.data_key if field.data_key is not None else name
-        return key, attr, as_is, iso, field._serialize
+        return key, attr, as_is, iso, dec, field._serialize
 
     def load_option(self, select_columns):
         """`load_only` of the listed columns the table has (FAB's per-column options, as one)."""
@@ -254,7 +261,7 @@ def _serialize(items, serializers) -> list[dict]:
     for item in items:
         row = {}
         loaded = item.__dict__  # the column values (what the instrumented attributes answer)
-        for key, attr, as_is, iso, to_json in serializers:
+        for key, attr, as_is, iso, dec, to_json in serializers:
             value = loaded[attr] if attr in loaded else getattr(item, attr, _MISSING)
             if value is _MISSING:  # marshmallow leaves out what the object does not have
                 continue
@@ -262,6 +269,9 @@ def _serialize(items, serializers) -> list[dict]:
                 row[key] = value
             elif iso and type(value) is datetime:
                 row[key] = value.isoformat()
+            elif dec is not None and type(value) is Decimal and value.is_finite() \
+                    and (dec is _ANY or value.as_tuple().exponent == dec):
+                row[key] = value
             else:
                 row[key] = to_json(value, attr, item)
         result.append(row)
