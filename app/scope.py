@@ -14,7 +14,7 @@ from flask_appbuilder.exceptions import DatabaseException
 from flask_appbuilder.models.sqla import filters as fab_filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import false, func, or_, select
+from sqlalchemy import false, func, literal_column, or_, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -183,6 +183,13 @@ class LiteralFilterConverter(fab_filters.SQLAFilterConverter):
         return list(made[col_name]) if made[col_name] is not None else None
 
 
+def capped_count(query, limit: int):
+    """`SELECT count(*) FROM (SELECT 1 FROM … LIMIT limit + 1)`: at most limit + 1 rows counted, and
+    nothing read of them (a key read per row costs SQLite a third more than a constant)."""
+    rows = query.order_by(None).statement.with_only_columns(literal_column("1"), maintain_column_froms=True)
+    return select(func.count()).select_from(rows.limit(limit + 1).subquery())
+
+
 class ScopedInterface(SQLAInterface):
     """SQLAInterface that filters every read by estate and checks every write.
 
@@ -247,8 +254,7 @@ class ScopedInterface(SQLAInterface):
         if not self._count_limit:
             return super().query_count(query, filters, select_columns)
         keys = self._apply_inner_all(query.with_entities(*self.obj.__mapper__.primary_key), filters, aliases_mapping={})
-        capped = keys.order_by(None).limit(self._count_limit + 1).subquery()
-        return self.session.scalar(select(func.count()).select_from(capped))
+        return self.session.scalar(capped_count(keys, self._count_limit))
 
     def get_related_interface(self, col_name: str):
         """A relation's rows (dropdowns, search menus) scoped by estate only: a subclass's own narrowing

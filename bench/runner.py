@@ -1,7 +1,7 @@
 """`make bench`: every figure of the performance goals, printed as a table and as JSON lines.
 
 Sizes come from the environment: BENCH_ORDERS (the large database, default 1,000,000) and
-BENCH_SMALL (default 10,000); BENCH_ITER requests per timing (default 40); BENCH_SKIP a comma
+BENCH_SMALL (default 10,000); BENCH_ITER requests per timing (default 100); BENCH_SKIP a comma
 list of figure groups to leave out (web, jobs, billing, export, load). `DATABASE_URL` set to a
 PostgreSQL server runs everything there (databases `<name>_<orders>`), else SQLite files in
 instance/bench/. A database generated before (same size, same generator) is reused.
@@ -193,7 +193,7 @@ def run() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     large_n = env_int("BENCH_ORDERS", 1_000_000)
     small_n = env_int("BENCH_SMALL", 10_000)
-    iterations = env_int("BENCH_ITER", 40)
+    iterations = env_int("BENCH_ITER", 100)
     skip = {s.strip() for s in os.environ.get("BENCH_SKIP", "").split(",") if s.strip()}
     dialect = "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgresql") else "sqlite"
     started = time.perf_counter()

@@ -31,6 +31,8 @@ from marshmallow import utils as ma_utils
 from sqlalchemy import func, select
 from sqlalchemy.orm import ColumnProperty, load_only
 
+from app.scope import ScopedInterface, capped_count
+
 logger = logging.getLogger(__name__)
 _MISSING = object()
 
@@ -219,8 +221,6 @@ def verify_token_once() -> None:
 def _plan(api) -> LeanPlan:
     plan = api.__dict__.get("_lean_plan")
     if plan is None:
-        from app.scope import ScopedInterface
-
         plan = api.__dict__["_lean_plan"] = LeanPlan(api, ScopedInterface)
     return plan
 
@@ -329,10 +329,9 @@ def lean_list_response(api, args: dict):
     # is asked alone only when the page has no rows
     limit = getattr(api, "list_count_limit", None)
     if limit:
-        counted = query.with_entities(*plan.model.__mapper__.primary_key).order_by(None).limit(limit + 1).subquery()
+        count_select = capped_count(query.with_entities(*plan.model.__mapper__.primary_key), limit)
     else:
-        counted = query.order_by(None).subquery()  # what Query.count() counts
-    count_select = select(func.count()).select_from(counted)
+        count_select = select(func.count()).select_from(query.order_by(None).subquery())  # what Query.count() counts
     count_column = count_select.correlate(None).scalar_subquery().label("lean_list_count")
 
     query = datamodel.apply_engine_specific_hack(query, page, page_size, order_column)
