@@ -56,6 +56,10 @@ UPLOAD_FOLDER = os.path.join(basedir, "instance", "uploads")
 # Screens keep their menu, search menu and filter-bar choices between requests (app/screen_cache.py);
 # a save in any worker of this machine drops them at once, anything else after this many seconds.
 SCREEN_CACHE_SECONDS = float(os.environ.get("SCREEN_CACHE_SECONDS", "10"))
+# Roles' permissions and users' estates are kept between requests while the security stamp (read with
+# the user of every request) is unchanged (app/security_stamp.py); this many seconds at most, for
+# changes written with plain SQL behind the application's back.
+SECURITY_CACHE_SECONDS = float(os.environ.get("SECURITY_CACHE_SECONDS", "60"))
 
 # Chinese by default, English selectable.
 BABEL_DEFAULT_LOCALE = "zh"
