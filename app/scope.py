@@ -283,11 +283,12 @@ class ScopedInterface(SQLAInterface):
         session = self.session
         try:
             with session.no_autoflush:
-                prepare_write(item, session)
+                self.before_write(item, session)
             if merge:
-                session.merge(item)
+                item = session.merge(item)
             else:
                 session.add(item)
+            self.after_write(item, session)
             if commit:
                 session.commit()
         except StaleDataError as ex:
@@ -302,6 +303,14 @@ class ScopedInterface(SQLAInterface):
         except Exception:
             session.rollback()
             raise
+
+    def before_write(self, item, session) -> None:
+        """Derive and check the row before it is written (`prepare_write`); run without autoflush."""
+        prepare_write(item, session)
+
+    def after_write(self, item, session) -> None:
+        """Runs once the row is added (or merged), in the same transaction and before the commit:
+        what a write must bring about with it. Does nothing here."""
 
     def add(self, item, commit: bool = True) -> None:
         self._write(item, commit, merge=False)

@@ -16,6 +16,7 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
@@ -40,22 +41,13 @@ logger = logging.getLogger(__name__)
 class RecordInterface(ScopedInterface):
     """Adds a record and runs its `on_created` (tasks, who received it) in one transaction."""
 
-    def add(self, item, commit: bool = True) -> None:
-        super().add(item, commit=False)
-        session = self.session
-        try:
+    def after_write(self, item, session) -> None:
+        if not sa_inspect(item).pending:
+            return  # a correction of a record already saved
+        session.flush()
+        if hasattr(item, "on_created"):
+            item.on_created(session, current_actor(), utcnow())
             session.flush()
-            if hasattr(item, "on_created"):
-                item.on_created(session, current_actor(), utcnow())
-                session.flush()
-            if commit:
-                session.commit()
-        except IntegrityError as ex:
-            session.rollback()
-            raise ValidationError("id", _l("数据与已有记录冲突(重复或引用不存在的记录)")) from ex
-        except Exception:
-            session.rollback()
-            raise
 
 
 class RecordApi(ScopedModelRestApi):

@@ -15,12 +15,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import exists, select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 import app.roles as roles
-from app.scope import ScopedInterface, check_integer_ranges, prepare_write, scoped
+from app.scope import ScopedInterface, check_integer_ranges, scoped
 from models.base import ValidationError, local, utcnow
 from models.master import Estate
 from models.rectification import Rectification, RectificationStatus, open_after_rain
@@ -337,29 +337,19 @@ class RainDayInterface(ScopedInterface):
 
     A rain day for every estate is weather, not one estate's data: the duty room records it too."""
 
-    def _write(self, item, commit: bool, merge: bool) -> None:
-        session = self.session
+    def before_write(self, item, session) -> None:
+        if item.estate_id is None:  # anyone who records rain may say it rained everywhere
+            check_integer_ranges(item)
+            item.validate(session)
+        else:
+            super().before_write(item, session)
+
+    def after_write(self, item, session) -> None:
         try:
-            with session.no_autoflush:
-                if item.estate_id is None:
-                    check_integer_ranges(item)
-                    item.validate(session)
-                else:
-                    prepare_write(item, session)
-            session.add(item)
             session.flush()
-            open_after_rain(session, utcnow(), item.estate_id)
-            if commit:
-                session.commit()
         except IntegrityError as ex:
-            session.rollback()
             raise ValidationError("date", _l("这一天的雨天已经登记过了")) from ex
-        except SQLAlchemyError:
-            session.rollback()
-            raise
-        except Exception:
-            session.rollback()
-            raise
+        open_after_rain(session, utcnow(), item.estate_id)
 
 
 def estate_choices() -> list[tuple[str, str]]:
