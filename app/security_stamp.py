@@ -2,9 +2,9 @@
 the permissions of a set of roles and the estates a user works for.
 
 Whether it changed is told by one number, `security_stamp.version`:
-- every transaction that writes roles, permissions, views, staff, their estates or estates draws a
-  new one, in the same transaction (through the ORM: a flush of such rows, or an insert/update/delete statement
-  on their tables), so the change and the new number commit together or not at all;
+- every transaction that writes roles, permissions, views, staff, their estates or estates (through
+  the ORM: a flush of such rows, or an insert/update/delete statement on their tables) writes a new,
+  random one as it commits, so the change and the new number commit together or not at all;
 - the number is read with the user of every request, in the same statement
   (`WuyeSecurityManager.load_user`): a process on any machine sees a change at the next request;
 - an entry is used only for the number it was read under, and for at most
@@ -31,7 +31,7 @@ WATCHED_TABLES = frozenset(
      "staff_estate"}
 )
 _ENVIRON_KEY = "wuye.security_version"
-_CHANGED = "wuye.security_stamp.changed"
+_CHANGED = "wuye.security_stamp.changed"  # session.info: this transaction wrote watched rows
 MAX_ENTRIES = 4096
 _stamp = SecurityStamp.__table__
 _random = random.SystemRandom()
@@ -91,13 +91,6 @@ def new_version() -> int:
     return _random.getrandbits(62) + 2
 
 
-def _change(session) -> None:
-    if session.info.get(_CHANGED):
-        return
-    session.info[_CHANGED] = True
-    session.connection().execute(update(_stamp).where(_stamp.c.id == 1).values(version=new_version()))
-
-
 def _watched(obj) -> bool:
     table = getattr(type(obj), "__table__", None)
     return table is not None and table.name in WATCHED_TABLES
@@ -108,7 +101,7 @@ def _after_flush(session, flush_context):  # noqa: ARG001
     # the flushed rows are still listed as new, dirty or deleted here; a change of a collection
     # (a role's permissions, a staff member's estates) lists its owner as dirty
     if not session.info.get(_CHANGED) and any(_watched(o) for o in chain(session.new, session.dirty, session.deleted)):
-        _change(session)
+        session.info[_CHANGED] = True
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -116,12 +109,22 @@ def _statement(state):
     if state.is_insert or state.is_update or state.is_delete:
         table = getattr(state.statement, "table", None)
         if getattr(table, "name", None) in WATCHED_TABLES:
-            _change(state.session)
+            state.session.info[_CHANGED] = True
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session):
+    """The new number is written last, as the transaction commits: the row is locked for that moment
+    only (PostgreSQL), not while the transaction works, and never before another lock it might wait for."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # what the commit would flush after this hook: it may hold watched rows
+    if session.info.get(_CHANGED):
+        session.connection().execute(update(_stamp).where(_stamp.c.id == 1).values(version=new_version()))
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _transaction_end(session, transaction):
-    # the session's transaction is over; or a savepoint's, which, rolled back, may have taken the new
-    # number with it: the next change draws again (a flush's inner transaction ends nothing)
-    if transaction.parent is None or transaction.nested:
+    # the session's transaction is over (committed with its new number, or rolled back with its
+    # changes); a savepoint's end leaves the mark to the enclosing transaction
+    if transaction.parent is None:
         session.info.pop(_CHANGED, None)

@@ -39,20 +39,45 @@ def names(client, headers) -> set[str]:
 
 
 # ---------------------------------------------------------------- the number
-def test_a_change_of_permissions_changes_the_number_once_per_transaction(app, session):
+def test_a_change_of_permissions_changes_the_number_as_it_commits(app, session):
     role = app.appbuilder.sm.find_role("接待员")
     before = stamp(session)
     held = list(role.permissions[:2])
     role.permissions.remove(held[0])
-    session.flush()  # the number changes with the first write of the transaction
-    session.execute(text("UPDATE security_stamp SET version = 7"))
+    session.flush()
+    # not while the transaction works (PostgreSQL would hold the row's lock until the commit)
+    assert session.scalar(select(SecurityStamp.version)) == before
     role.permissions.remove(held[1])
-    session.flush()  # and not again
     session.commit()
-    assert stamp(session) == 7
-    role.permissions.extend(held)
+    changed = stamp(session)
+    assert changed != before
+    role.permissions.extend(held)  # left unflushed: the commit's own flush counts too
     session.commit()
-    assert stamp(session) not in (before, 7)
+    assert stamp(session) not in (before, changed)
+
+
+def test_a_change_inside_a_savepoint_changes_the_number(session, two_estates):
+    a, b, clerk = two_estates
+    before = stamp(session)
+    staff = session.scalar(select(Staff).where(Staff.user_id == clerk.id))
+    with session.begin_nested():
+        staff.estates.append(b)
+    session.commit()
+    assert stamp(session) != before
+
+
+def test_a_savepoint_rolled_back_keeps_the_enclosing_change(session, two_estates):
+    a, b, clerk = two_estates
+    before = stamp(session)
+    staff = session.scalar(select(Staff).where(Staff.user_id == clerk.id))
+    staff.estates.append(b)
+    session.flush()
+    savepoint = session.begin_nested()
+    session.scalar(select(Owner).where(Owner.estate_id == a.id)).name = "丙业主"
+    session.flush()
+    savepoint.rollback()
+    session.commit()
+    assert stamp(session) != before
 
 
 def test_a_rolled_back_change_leaves_the_number(app, session, two_estates):
