@@ -46,12 +46,13 @@ def create_app(config: dict | None = None) -> Flask:
 
     with app.app_context():
         import models  # noqa: F401  (every table known to SQLAlchemy and Alembic)
-        from app import formatting, hardening, screen_cache
+        from app import formatting, hardening, i18n, screen_cache
         from views import register_views
 
         appbuilder = AppBuilder(app, db.session, base_template="wuye/layout.html")
         formatting.init_app(app)
         hardening.init_app(app)
+        i18n.init_app(app)
         screen_cache.init_app(app)
         register_views(appbuilder)
 

@@ -56,4 +56,9 @@ FAB_STRINGS = [
     _l("The user group on the application, this will associate with a list of roles associated with the group"),
     _l("Username valid for authentication on DB or LDAP, unused for OID auth"),
     _l("The user's email, this will also be used for OID auth"),
+    # Raised through the form's translations (app/i18n.py): FAB's relation fields and Unique validator, and
+    # the one WTForms message its Chinese catalogue lacks.
+    _l("Not a valid choice"),
+    _l("Already exists."),
+    _l("This field is disabled and cannot have a value."),
 ]
