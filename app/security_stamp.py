@@ -35,6 +35,7 @@ _CHANGED = "wuye.security_stamp.changed"  # session.info: this transaction wrote
 MAX_ENTRIES = 4096
 _stamp = SecurityStamp.__table__
 _random = random.SystemRandom()
+clock = time.monotonic  # the entries' time limit (tests move it)
 
 
 def version_column():
@@ -62,7 +63,7 @@ class SecurityCache:
         version = request_version()
         if version is None:
             return build()
-        now = time.monotonic()
+        now = clock()
         entry = self.entries.get(key)
         if entry is not None and entry[0] == version and entry[1] > now:
             return entry[2]
