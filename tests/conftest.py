@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tempfile
@@ -54,20 +55,28 @@ def app():
         os.unlink(url.removeprefix("sqlite:///"))
 
 
-def _clean(session):
+@functools.cache
+def _cleaning():
+    """The tables a test may write (children first), the statement that finds the written ones on
+    PostgreSQL and their id columns: the same for every test."""
     tables = [t for t in reversed(_db.metadata.sorted_tables) if t.name not in SECURITY_TABLES]
+    probe = text(" UNION ALL ".join(f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM \"{t.name}\")" for t in tables))
+    serial = [f"{t.name}.{c.name}" for t in tables for c in t.primary_key.columns if c is t.autoincrement_column]
+    return tables, probe, serial
+
+
+def _clean(session):
+    tables, probe, serial = _cleaning()
     if session.get_bind().dialect.name == "postgresql":
         # TRUNCATE costs file work per table whether it holds rows or not (1.6 s for all of them, more
         # when the disk is busy): delete the rows of the tables a test wrote to, with the foreign-key
         # triggers off for this transaction (department.head ↔ staff point at each other), then restart
         # every cleaned table's id sequence (tests count on id 1)
-        probe = " UNION ALL ".join(f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM \"{t.name}\")" for t in tables)
-        written = [name for (name,) in session.execute(text(probe))]
+        written = [name for (name,) in session.execute(probe)]
         if written:
             session.execute(text("SET LOCAL session_replication_role = replica"))
             for name in written:
                 session.execute(text(f'DELETE FROM "{name}"'))
-        serial = [f"{t.name}.{c.name}" for t in tables for c in t.primary_key.columns if c is t.autoincrement_column]
         session.execute(
             text(
                 "SELECT setval(seq, 1, false) FROM (SELECT pg_get_serial_sequence(split_part(col, '.', 1), "
