@@ -190,7 +190,7 @@ def test_estate_list_is_english_after_choosing_english(app, compiled, make, clie
     page = client.get("/estateview/list/").get_data(as_text=True)
     menu = _texts(_menu_bar(page))
     assert "Master data" in menu and "System" in menu and "Estate/building" in menu
-    assert "Repairs" in menu and "Revisits & complaints" in menu and "List Users" in menu
+    assert "Repairs" in menu and "Follow-up" in menu and "List Users" in menu
     assert [t for t in menu if CHINESE.search(t)] == []
     texts = _texts(page)
     assert "My tasks" in texts
