@@ -9,7 +9,7 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from models.base import PermissionDenied, ValidationError, parse_int, require_text
+from models.base import PermissionDenied, ValidationError, require_text
 from models.master import Owner, Unit, normalize_phone
 from models.reception import CallRecord, VisitRecord
 from models.reception_common import escape_like, installed_model, like_pattern
@@ -84,7 +84,7 @@ def register_complaint_from(session, actor: Actor, now: datetime, record, catego
 
     if installed_model("models.complaint", "Complaint") is None:
         raise ValidationError("follow_up", _l("本系统未启用投诉管理"))
-    from models.complaint import ComplaintCategory, register_complaint
+    from models.complaint import ComplaintCategory, register_complaint_from_source
 
     if record.complaint_id is not None:
         raise TransitionRefused(_l("该记录已登记过投诉"))
@@ -92,24 +92,16 @@ def register_complaint_from(session, actor: Actor, now: datetime, record, catego
         raise PermissionDenied(_l("您没有登记投诉的权限"))
     spec = FOLLOW_UP[object_type_of(record)]
     text = content if content not in (None, "") else getattr(record, spec["text"]) or getattr(record, "suggestions", None)
-    fields = {
-        "estate_id": record.estate_id,
-        "unit_id": record.unit_id,
-        "owner_id": record.owner_id,
-        "channel": spec["channel"],
-        "category": parse_choice("category", category, ComplaintCategory),
-        "content": require_text("content", text, 2000, _l("请填写投诉内容")),
-        "complainant": getattr(record, spec["name"]) if spec["name"] else None,
-        "phone": record_phone(record),
-        "received_at": getattr(record, spec["at"]),
-        "source_type": object_type_of(record),
-        "source_id": record.id,
-    }
-    dept = parse_int("department_id", department_id, required=False)
-    if dept is not None:
-        fields["department_id"] = dept
-    complaint = register_complaint(session, actor, now, **fields)
-    record.complaint_id = complaint.id
+    complaint = register_complaint_from_source(
+        session, actor, now, record, object_type_of(record),
+        category=parse_choice("category", category, ComplaintCategory),
+        content=require_text("content", text, 2000, _l("请填写投诉内容")),
+        channel=spec["channel"],
+        received_at=getattr(record, spec["at"]),
+        complainant=getattr(record, spec["name"]) if spec["name"] else None,
+        phone=record_phone(record),
+        department_id=department_id,
+    )
     _log_follow_up(session, record, "complaint", actor, now, str(_l("登记投诉 %(n)s", n=str(complaint))))
     session.flush()
     return complaint

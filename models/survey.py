@@ -357,7 +357,7 @@ survey_response_flow = register_workflow(
 def _register_complaint(response: SurveyResponse, actor: Actor, now: datetime, session, category=None, content=None,
                         department_id=None):
     """转投诉: a complaint (channel 意见征询表) with the response's estate, unit, owner and comments, received now."""
-    from models.complaint import ComplaintCategory, register_complaint
+    from models.complaint import ComplaintCategory, register_complaint_from_source
 
     if response.complaint_id is not None:
         raise TransitionRefused(_l("该答卷已转为投诉 %(n)s,不能重复登记", n=str(response.complaint)))
@@ -367,23 +367,10 @@ def _register_complaint(response: SurveyResponse, actor: Actor, now: datetime, s
         content = (response.comments or "").strip()[:2000] or None
     content = require_text("content", content, 2000, _l("答卷没有填写意见和建议,请填写投诉内容"))
     category = parse_choice("category", category if category not in (None, "") else response.suggested_category, ComplaintCategory)
-    fields = {
-        "estate_id": response.estate_id,
-        "unit_id": response.unit_id,
-        "owner_id": response.owner_id,
-        "channel": "survey",
-        "category": category,
-        "content": content,
-        "complainant": response.respondent,
-        "received_at": now,
-        "source_type": "survey_response",
-        "source_id": response.id,
-    }
-    dept = parse_int("department_id", department_id, required=False)
-    if dept is not None:
-        fields["department_id"] = dept
-    complaint = register_complaint(session, actor, now, **fields)
-    response.complaint_id = complaint.id
+    complaint = register_complaint_from_source(
+        session, actor, now, response, "survey_response", category=category, content=content, channel="survey",
+        received_at=now, complainant=response.respondent, department_id=department_id,
+    )
     response.complaint = complaint
     return str(_l("转投诉 %(n)s", n=str(complaint)))
 
