@@ -107,7 +107,7 @@ def test_deletes_and_job_changes_are_recorded_without_a_user(app, make, session)
 
 
 def test_every_show_page_offers_the_history(app):
-    from views.base import HistoryShowWidget
+    from views.scoped_view import HistoryShowWidget
 
     plain = [type(v).__name__ for v in model_views(app) if getattr(v.datamodel.obj, "history_enabled", False) and not issubclass(v.show_widget, HistoryShowWidget)]
     assert not plain, f"show pages without the history: {plain}"

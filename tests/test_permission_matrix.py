@@ -16,7 +16,7 @@ from flask_appbuilder.api import BaseApi
 from app.roles import EVERYONE, ROLES, role_permissions
 from tests.conftest import api_token, login
 from tests.generic import MISSING_ID, routes_of
-from views.base import ScopedModelView
+from views.scoped_view import ScopedModelView
 
 # Endpoints that are not guarded by a role permission (login/logout, language, the home page).
 UNGUARDED_VIEWS = {"AuthDBView", "UtilView", "LocaleView", "HomeView", "SecurityApi", "SwaggerView"}

@@ -28,16 +28,12 @@ from models.billing import (
 from models.billing_exports import PAYMENT_COLUMNS, REQUEST_LIST_COLUMNS
 from models.repair_codes import RepairCategory
 from views import add_screen
-from views.base import (
-    ScopedModelRestApi,
-    ScopedModelView,
-    TransitionViewMixin,
-    commit_or_conflict,
-    current_actor,
-    transition_action,
-)
+from views.base import commit_or_conflict, current_actor
 from views.documents import DocumentViewMixin, ListToolbarMixin
 from views.fields import LocalDateTimeField
+from views.rest import ScopedModelRestApi
+from views.scoped_view import ScopedModelView
+from views.transitions import TransitionViewMixin, transition_action
 
 READ = ("read",)
 roles.extend(

@@ -23,7 +23,6 @@ from models.complaint import (
 from models.repair import RepairCategory, Urgency
 from models.revisit import Satisfaction, revisits_of
 from views import add_screen
-from views.base import ScopedModelRestApi, ScopedModelView, TransitionViewMixin, transition_action
 from views.followup import (
     SCOPED_REL,
     BodyApi,
@@ -37,6 +36,9 @@ from views.followup import (
     p_text,
     text_area,
 )
+from views.rest import ScopedModelRestApi
+from views.scoped_view import ScopedModelView
+from views.transitions import TransitionViewMixin, transition_action
 
 TRANSITIONS = ("assign", "escalate", "reply", "close", "spawn_repair")
 HEADS = ("read", "export", "assign", "escalate", "reply", "close")

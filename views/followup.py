@@ -10,33 +10,26 @@ from __future__ import annotations
 import logging
 from datetime import date
 
-from flask import request
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, Select2Widget
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired, Optional
 
 from app.scope import allowed_estate_ids, scope_condition
-from models.base import DomainError, ValidationError, parse_int
+from models.base import ValidationError, parse_int
 from models.master import Department
 from models.reception_common import opt_text
-from views.base import PERMISSION_MAP, AreaFilter, ScopedModelRestApi
+from views.base import PERMISSION_MAP, AreaFilter
 from views.documents import DocumentViewMixin
 from views.fields import LocalDateField, LocalDateTimeField, LocalDateTimeWidget  # noqa: F401  (re-exported)
+from views.rest import BadRequest, ScopedModelRestApi
 
 logger = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------- REST bodies
-class BadRequest(Exception):
-    def __init__(self, message):
-        super().__init__(str(message))
-        self.message = str(message)
-
-
 def read_body(obj, body, parsers: dict, required: tuple[str, ...] = (), partial: bool = False) -> set[str]:
     """Set the fields of `obj` from a JSON body with one parser per field `(field, value) -> value`."""
     if not isinstance(body, dict):
@@ -97,57 +90,32 @@ class BodyApi(ScopedModelRestApi):
     body_required: tuple[str, ...] = ()
     edit_parsers: dict | None = None
 
-    def _json(self):
-        if not request.is_json:
-            raise BadRequest(_("请求必须是 JSON(Content-Type: application/json)"))
-        body = request.get_json(silent=True)
-        if body is None:
-            raise BadRequest(_("请求体不是合法的 JSON"))
-        return body
-
     def new_item(self):
         return self.datamodel.obj()
 
     def post_headless(self):
-        session = self.datamodel.session
-        try:
-            item = self.new_item()
-            read_body(item, self._json(), self.body_parsers, self.body_required)
-            self.datamodel.add(item)
-        except BadRequest as err:
-            session.rollback()
-            return self.response_400(message=err.message)
-        except DomainError as error:
-            return self._domain_response(error)
-        except IntegrityError:
-            session.rollback()
-            return self.response_422(message={"id": [str(_l("数据与已有记录冲突(重复或引用不存在的记录)"))]})
-        session.refresh(item)
-        return self.response(201, id=item.id, result=self.show_model_schema.dump(item))
+        return self.write_response(self._create)
 
     def put_headless(self, pk):
-        session = self.datamodel.session
-        item = self.datamodel.get(pk, self._base_filters)
-        if item is None:
-            return self.response_404()
-        try:
-            body = self._json()
-            if isinstance(body, dict):
-                version = body.pop("version", None)
-                if version is not None:
-                    from models.base import check_version
+        return self.write_response(self._correct, pk)
 
-                    check_version(item, version)
-            with session.no_autoflush:
-                read_body(item, body, self.edit_parsers if self.edit_parsers is not None else self.body_parsers, partial=True)
-            self.datamodel.edit(item)
-        except BadRequest as err:
-            session.rollback()
-            return self.response_400(message=err.message)
-        except DomainError as error:
-            return self._domain_response(error)
-        session.refresh(item)
-        return self.response(200, id=item.id, result=self.show_model_schema.dump(item))
+    def _create(self, body, _item):
+        item = self.new_item()
+        read_body(item, body, self.body_parsers, self.body_required)
+        self.datamodel.add(item)
+        return item
+
+    def _correct(self, body, item):
+        if isinstance(body, dict):
+            version = body.pop("version", None)
+            if version is not None:
+                from models.base import check_version
+
+                check_version(item, version)
+        with self.datamodel.session.no_autoflush:
+            read_body(item, body, self.edit_parsers if self.edit_parsers is not None else self.body_parsers, partial=True)
+        self.datamodel.edit(item)
+        return item
 
 
 # ---------------------------------------------------------------- forms

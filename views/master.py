@@ -22,7 +22,9 @@ from models.master import (
     phone_error,
 )
 from views import add_screen
-from views.base import AreaFilter, ScopedModelRestApi, ScopedModelView
+from views.base import AreaFilter
+from views.rest import ScopedModelRestApi
+from views.scoped_view import ScopedModelView
 
 
 class PhoneCheck:

@@ -14,7 +14,7 @@ from app.scope import ScopedInterface
 from models.base import utcnow
 from models.notify import SUBSCRIBABLE, NotifyEvent, NotifyMessage, RobotKind, Webhook, retry_now, send_test
 from views import add_screen
-from views.base import ScopedModelView
+from views.scoped_view import ScopedModelView
 
 # Administrators set robots up (they have every permission); the office head watches deliveries.
 roles.extend({"管理处主任": {"Webhook": ("read",), "NotifyMessage": ("read",)}})

@@ -20,7 +20,6 @@ from app.scope import scoped
 from models.base import utcnow
 from models.reception import CallRecord, ReceptionCategory, VisitRecord
 from views import add_screen
-from views.base import ScopedModelView, TransitionViewMixin, transition_action
 from views.reception_base import (
     RECEPTION_LABELS,
     SCOPED_REL,
@@ -36,6 +35,8 @@ from views.reception_base import (
     parse_day,
     staff_choices,
 )
+from views.scoped_view import ScopedModelView
+from views.transitions import TransitionViewMixin, transition_action
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -26,14 +25,10 @@ from app.scope import ScopedInterface, allowed_estate_ids, scope_condition
 from models.base import TZ, DomainError, ValidationError, utcnow
 from models.master import Department, Staff, staff_estate
 from models.reception_common import installed_model
-from views.base import (
-    PERMISSION_MAP,
-    AreaFilter,
-    ScopedModelRestApi,
-    current_actor,
-)
+from views.base import PERMISSION_MAP, AreaFilter, current_actor
 from views.documents import DocumentViewMixin
 from views.fields import LocalDateTimeField, LocalDateTimeWidget  # noqa: F401  (re-exported)
+from views.rest import BadRequest, ScopedModelRestApi
 
 logger = logging.getLogger(__name__)
 
@@ -58,45 +53,22 @@ class RecordApi(ScopedModelRestApi):
 
     method_permission_name = PERMISSION_MAP | {"report": "read"}
 
-    def _body(self):
-        if not request.is_json:
-            raise _BadRequest(_("请求必须是 JSON(Content-Type: application/json)"))
-        body = request.get_json(silent=True)
-        if body is None:
-            raise _BadRequest(_("请求体不是合法的 JSON"))
-        return body
-
     def post_headless(self):
-        session = self.datamodel.session
-        try:
-            body = self._body()
-            item = self.datamodel.obj.register(session, current_actor(), utcnow(), body)
-            session.commit()
-        except _BadRequest as err:
-            return self.response_400(message=err.message)
-        except DomainError as error:
-            return self._domain_response(error)
-        except IntegrityError:
-            session.rollback()
-            return self.response_422(message={"id": [str(_l("数据与已有记录冲突(重复或引用不存在的记录)"))]})
-        session.refresh(item)
-        return self.response(201, id=item.id, result=self.show_model_schema.dump(item))
+        return self.write_response(self._register)
 
     def put_headless(self, pk):
+        return self.write_response(self._amend, pk)
+
+    def _register(self, body, _item):
         session = self.datamodel.session
-        item = self.datamodel.get(pk, self._base_filters)
-        if item is None:
-            return self.response_404()
-        try:
-            body = self._body()
-            item.amend(session, body)
-            self.datamodel.edit(item)
-        except _BadRequest as err:
-            return self.response_400(message=err.message)
-        except DomainError as error:
-            return self._domain_response(error)
-        session.refresh(item)
-        return self.response(200, id=item.id, result=self.show_model_schema.dump(item))
+        item = self.datamodel.obj.register(session, current_actor(), utcnow(), body)
+        session.commit()
+        return item
+
+    def _amend(self, body, item):
+        item.amend(self.datamodel.session, body)
+        self.datamodel.edit(item)
+        return item
 
 
 class FollowUpApi(RecordApi):
@@ -112,13 +84,13 @@ class FollowUpApi(RecordApi):
         if item is None:
             return self.response_404()
         try:
-            body = self._body() if request.data else {}
+            body = self.json_body() if request.data else {}
             if not isinstance(body, dict):
                 raise ValidationError("body", _l("请求体必须是 JSON 对象"))
             register = register_repair_from if kind == "repair" else register_complaint_from
             created = register(session, current_actor(), utcnow(), item, **body)
             session.commit()
-        except _BadRequest as err:
+        except BadRequest as err:
             return self.response_400(message=err.message)
         except DomainError as error:
             return self._domain_response(error)
@@ -190,12 +162,6 @@ class FollowUpApi(RecordApi):
               description: the record (with complaint_id) and the complaint created
         """
         return self._follow_up(pk, "complaint")
-
-
-class _BadRequest(Exception):
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = str(message)
 
 
 class FilterUserEstates(AreaFilter):

@@ -15,7 +15,7 @@ from models.master import staff_estate
 from models.reception_contact import ManagerVisitMonth, OwnerVisit, ReplyMethod, Satisfaction
 from models.reception_forum import Forum, ForumAction, ForumMode
 from views import add_screen
-from views.base import AreaFilter, ScopedModelRestApi, ScopedModelView, TransitionViewMixin, transition_action
+from views.base import AreaFilter
 from views.reception_base import (
     RECEPTION_LABELS,
     SCOPED_REL,
@@ -29,6 +29,9 @@ from views.reception_base import (
     enum_select,
     staff_choices,
 )
+from views.rest import ScopedModelRestApi
+from views.scoped_view import ScopedModelView
+from views.transitions import TransitionViewMixin, transition_action
 
 roles.extend(
     {

@@ -43,16 +43,11 @@ from models.repair_reports import LEDGER_COLUMNS, record_columns, staff_names, w
 from models.repair_transitions import SECTION_KINDS, allowed_for
 from models.workflow import Actor
 from views import add_screen
-from views.base import (
-    PERMISSION_MAP,
-    AreaFilter,
-    ScopedModelRestApi,
-    ScopedModelView,
-    TransitionViewMixin,
-    commit_or_conflict,
-    current_actor,
-)
+from views.base import PERMISSION_MAP, AreaFilter, commit_or_conflict, current_actor
 from views.repair_forms import LINE_LABELS, REGISTER_COLUMNS, TRANSITION_FORMS, LocalDateTimeField, RegisterForm
+from views.rest import ScopedModelRestApi
+from views.scoped_view import ScopedModelView
+from views.transitions import TransitionViewMixin
 
 logger = logging.getLogger(__name__)
 

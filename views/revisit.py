@@ -35,8 +35,11 @@ from models.revisit import (
     day_start,
 )
 from views import add_screen
-from views.base import AreaFilter, ScopedModelRestApi, ScopedModelView, TransitionViewMixin, transition_action
+from views.base import AreaFilter
 from views.followup import BodyApi, EventLogMixin, LocalDateField, LocalDateTimeField, p_date, p_int, p_text
+from views.rest import ScopedModelRestApi
+from views.scoped_view import ScopedModelView
+from views.transitions import TransitionViewMixin, transition_action
 
 roles.extend(
     {

@@ -23,9 +23,12 @@ from models.services import (
     VenueKind,
 )
 from views import add_screen
-from views.base import AreaFilter, ScopedModelRestApi, ScopedModelView, TransitionViewMixin, transition_action
+from views.base import AreaFilter
 from views.billing import ID_LABELS
 from views.documents import DocumentViewMixin, ListToolbarMixin
+from views.rest import ScopedModelRestApi
+from views.scoped_view import ScopedModelView
+from views.transitions import TransitionViewMixin, transition_action
 
 RW = ("read", "write")
 FULL = ["can_read", "can_write", "can_delete", "can_export"]

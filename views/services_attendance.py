@@ -16,8 +16,10 @@ from app.scope import ScopedInterface, allowed_estate_ids, scoped
 from models.base import DomainError, local_date, utcnow
 from models.services_attendance import Attendance, daily_sheet, sign_in, sign_out, today_record
 from views import add_screen
-from views.base import PERMISSION_MAP, ScopedModelRestApi, ScopedModelView, commit_or_conflict, current_actor
+from views.base import PERMISSION_MAP, commit_or_conflict, current_actor
 from views.billing import ID_LABELS
+from views.rest import ScopedModelRestApi
+from views.scoped_view import ScopedModelView
 
 roles.extend(
     {

@@ -15,15 +15,12 @@ from app.scope import ScopedInterface
 from models.base import MAX_ID, DomainError, parse_bool
 from models.services_price import AnnounceMethod, PriceList, PriceListLine, draft_price_list, margin_limit
 from views import add_screen
-from views.base import (
-    ScopedModelRestApi,
-    ScopedModelView,
-    TransitionViewMixin,
-    commit_or_conflict,
-    transition_action,
-)
+from views.base import commit_or_conflict
 from views.billing import ID_LABELS, money_cell, user_label
 from views.documents import DocumentViewMixin, ListToolbarMixin
+from views.rest import ScopedModelRestApi
+from views.scoped_view import ScopedModelView
+from views.transitions import TransitionViewMixin, transition_action
 
 roles.extend(
     {

@@ -30,16 +30,12 @@ from models.services_subscription import (
     subscriber_trend,
 )
 from views import add_screen
-from views.base import (
-    PERMISSION_MAP,
-    ScopedModelRestApi,
-    ScopedModelView,
-    TransitionViewMixin,
-    current_actor,
-    transition_action,
-)
+from views.base import PERMISSION_MAP, current_actor
 from views.billing import ID_LABELS, money_cell, user_label
 from views.documents import DocumentViewMixin, ListToolbarMixin
+from views.rest import ScopedModelRestApi
+from views.scoped_view import ScopedModelView
+from views.transitions import TransitionViewMixin, transition_action
 
 roles.extend(
     {

@@ -30,8 +30,10 @@ from models.survey import (
     write_report_xlsx,
 )
 from views import add_screen
-from views.base import PERMISSION_MAP, ScopedModelView, TransitionViewMixin, current_actor, send_xlsx, transition_action
+from views.base import PERMISSION_MAP, current_actor, send_xlsx
 from views.reception_base import RECEPTION_LABELS, SCOPED_REL, RecordApi, RecordInterface, RecordViewMixin
+from views.scoped_view import ScopedModelView
+from views.transitions import TransitionViewMixin, transition_action
 
 roles.extend(
     {

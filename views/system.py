@@ -14,7 +14,7 @@ from app.scope import allowed_estate_ids
 from models.roster import HEADERS, RosterError, import_roster
 from models.system import SETTINGS, JobRun, Setting
 from views import add_screen
-from views.base import ScopedModelView
+from views.scoped_view import ScopedModelView
 
 
 class JobRunView(ScopedModelView):

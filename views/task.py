@@ -12,7 +12,9 @@ from models.base import DomainError
 from models.task import Task, task_flow, tasks_for_user_clause
 from models.workflow import Actor
 from views import add_screen
-from views.base import ScopedModelRestApi, ScopedModelView, current_actor
+from views.base import current_actor
+from views.rest import ScopedModelRestApi
+from views.scoped_view import ScopedModelView
 
 
 class MyTasksInterface(ScopedInterface):
