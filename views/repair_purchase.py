@@ -15,8 +15,9 @@ from models.repair import period_of
 from models.repair_purchase import PurchaseRequisition, RequisitionStatus, requisition_flow
 from models.repair_reports import STAT_COLUMNS, staff_statistics
 from views import add_screen
-from views.repair import FilterCode, g_session, order_action, recent_periods
+from views.repair_choices import FilterCode, g_session, recent_periods
 from views.repair_forms import REQUISITION_FORMS
+from views.repair_moves import order_action
 from views.rest import ScopedModelRestApi
 from views.scoped_view import ScopedModelView
 from views.transitions import TransitionViewMixin
