@@ -124,6 +124,12 @@ class _PlainValues:
 
     extra_labels: dict = {}
 
+    def _init_forms(self):
+        from views.fields import strict_multiple_selects
+
+        super()._init_forms()
+        strict_multiple_selects(self.add_form, self.edit_form)
+
     def _init_properties(self):
         self.label_columns = {**self.label_columns, **self.extra_labels}
         super()._init_properties()

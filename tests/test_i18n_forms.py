@@ -106,3 +106,40 @@ def test_a_forms_own_messages_are_in_the_requests_language(app, compiled, locale
         form.many.data  # noqa: B018  (FAB notes an unknown id when the data is first read)
         assert not form.validate()
         assert form.errors == {"one": [MESSAGES[locale]["choice"]], "many": [MESSAGES[locale]["choice"]]}
+
+
+@pytest.mark.parametrize("locale", ["zh", "en"])
+def test_staff_estates_with_a_vanished_estate_are_refused_and_nothing_changes(app, admin, make, session, locale):
+    """A multiple select with one real and one unknown id: refused with the message, not saved without it."""
+    from models.master import Staff
+
+    kept, other = make.estate("绿苑"), make.estate("翠苑")
+    clerk = make.user("接待员", estates=[kept], username="c9")
+    session.commit()
+    staff = session.query(Staff).filter_by(user_id=clerk.id).one()
+    admin.get(f"/lang/{locale}")
+    resp = admin.post(f"/staffview/edit/{staff.id}", data={
+        "name": "改了的名字", "department": "", "position": "", "phone": "", "user": str(clerk.id),
+        "estates": [str(other.id), GONE], "active": "y",
+    })
+    assert resp.status_code == 200
+    assert _field_errors(resp.get_data(as_text=True), "estates") == [MESSAGES[locale]["choice"]]
+    session.expire_all()
+    staff = session.get(Staff, staff.id)
+    assert staff.name != "改了的名字" and [e.id for e in staff.estates] == [kept.id]
+
+
+def test_user_roles_with_a_vanished_role_are_refused(app, admin, make, session):
+    """The same on FAB's own user screen: a role id that does not exist is not dropped silently."""
+    sm = app.appbuilder.sm
+    user = make.user("接待员", username="c10")
+    session.commit()
+    role = sm.find_role("维修人员")
+    resp = admin.post(f"/users/edit/{user.id}", data={
+        "first_name": "测试", "last_name": "甲", "username": "c10", "email": "c10@example.com", "active": "y",
+        "roles": [str(role.id), GONE],
+    })
+    assert resp.status_code == 200
+    assert MESSAGES["zh"]["choice"] in resp.get_data(as_text=True)
+    session.expire_all()
+    assert [r.name for r in sm.get_user_by_id(user.id).roles] == ["接待员"]

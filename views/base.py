@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from flask import abort, current_app, flash, redirect, request, send_file, url_for
+from flask import abort, flash, redirect, request, send_file, url_for
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.models.filters import BaseFilter, map_args_filter
 from flask_babel import lazy_gettext as _l
@@ -93,10 +93,6 @@ def current_actor() -> Actor:
     return Actor(user=request_user())
 
 
-def datetime_formatter(value):
-    return fmt_dt(value)
-
-
 def display_value(value):
     """How a screen shows a value: nothing for empty, local time without seconds, money with two places."""
     from datetime import date
@@ -169,19 +165,6 @@ class SafeActionsMixin:
         return self.actions[name].func(items)
 
 
-def redirect_back(default_endpoint: str | None = None):
-    target = request.referrer
-    if target and target.startswith(request.host_url):
-        return redirect(target)
-    return redirect(url_for(default_endpoint) if default_endpoint else "/")
-
-
-def now_utc() -> datetime:
-    from models.base import utcnow
-
-    return utcnow()
-
-
 def send_xlsx(path_or_buffer, filename: str):
     return send_file(
         path_or_buffer,
@@ -189,7 +172,3 @@ def send_xlsx(path_or_buffer, filename: str):
         as_attachment=True,
         download_name=filename,
     )
-
-
-def app_config(key: str, default=None):
-    return current_app.config.get(key, default)

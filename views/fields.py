@@ -1,12 +1,15 @@
-"""Form fields every screen shares: times entered and shown as Asia/Shanghai wall time."""
+"""Form fields every screen shares: times entered and shown as Asia/Shanghai wall time; multiple
+selects of related records that refuse unknown ids."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from flask_appbuilder import fields as fab_fields
 from flask_babel import gettext as _
 from markupsafe import Markup
 from wtforms import DateField, DateTimeField
+from wtforms.fields.core import UnboundField
 from wtforms.validators import Optional
 from wtforms.widgets import html_params
 
@@ -54,3 +57,22 @@ class LocalDateField(DateField):
             super().process_formdata(valuelist)
         except ValueError as exc:
             raise ValueError(_("日期格式不正确,应为 2026-11-29")) from exc
+
+
+class StrictQuerySelectMultipleField(fab_fields.QuerySelectMultipleField):
+    """FAB's multiple select of related records, refusing a submitted id that is not among the choices
+    (a record deleted meanwhile, a crafted request): FAB looks for such ids before it reads the
+    submitted ones, so it dropped them and saved the rest."""
+
+    def pre_validate(self, form):
+        self._get_data()  # reads the submitted ids, marking those not among the choices
+        super().pre_validate(form)
+
+
+def strict_multiple_selects(*forms) -> None:
+    """Every multiple select of related records in these generated forms refuses unknown ids."""
+    for form in forms:
+        for name in dir(form):
+            field = getattr(form, name, None)
+            if isinstance(field, UnboundField) and field.field_class is fab_fields.QuerySelectMultipleField:
+                field.field_class = StrictQuerySelectMultipleField

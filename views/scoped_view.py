@@ -18,6 +18,7 @@ from wtforms.fields.core import UnboundField
 
 from models.base import DomainError, check_version
 from views.base import PERMISSION_MAP, VERSION_FIELD, SafeActionsMixin, display_value, versioned
+from views.fields import strict_multiple_selects
 from views.widgets import ScreenListWidget, ScreenSearchWidget
 
 logger = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ class ScopedModelView(SafeActionsMixin, ModelView):
                 # in the forms and in the search menu
                 if isinstance(field, UnboundField) and field.field_class is QuerySelectField:
                     field.kwargs.setdefault("blank_text", _l("— 不选 —"))
+        strict_multiple_selects(self.add_form, self.edit_form)
         if versioned(self.datamodel.obj):
             # the version the clerk saw travels with the edit form: saving over a newer version is refused
             self.edit_form = type(self.edit_form.__name__, (self.edit_form,), {VERSION_FIELD: HiddenField()})
