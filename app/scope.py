@@ -128,9 +128,48 @@ def check_integer_ranges(item) -> None:
                 raise ValidationError(column.key, _l("数值超出范围"))
 
 
+MISSING_REFERENCE = _l("所选的记录不存在(可能已被删除),请重新选择")
+
+
+def check_references(item, session) -> None:
+    """A reference to a record that does not exist is refused naming its field: a key column set or
+    changed to an id no row has, and a related record given by an unknown id (the API's deserializer
+    makes a new, empty one of it, which the write would try to insert). The database refuses both too,
+    but without saying which field."""
+    from sqlalchemy import inspect
+    from sqlalchemy.orm.base import NO_VALUE
+
+    state = inspect(item)
+    mapper = state.mapper
+    for prop in mapper.column_attrs:
+        if len(prop.columns) != 1 or len(prop.columns[0].foreign_keys) != 1:
+            continue
+        value = state.attrs[prop.key].value
+        if value is None or not (state.transient or state.pending or state.attrs[prop.key].history.has_changes()):
+            continue
+        target = next(iter(prop.columns[0].foreign_keys)).column
+        with session.no_autoflush:
+            if session.execute(select(literal_column("1")).select_from(target.table).where(target == value).limit(1)).first() is None:
+                raise ValidationError(prop.key, MISSING_REFERENCE)
+    for rel in mapper.relationships:
+        loaded = state.attrs[rel.key].loaded_value
+        if loaded is NO_VALUE or loaded is None:
+            continue
+        for related in loaded if rel.uselist else (loaded,):
+            related_state = inspect(related)
+            if related_state.persistent or related_state.deleted or related_state.detached:
+                continue
+            key = related_state.mapper.primary_key_from_instance(related)
+            if any(k is not None for k in key):  # a new object named by an id: it must be a stored one
+                with session.no_autoflush:
+                    if session.get(related_state.mapper.class_, key) is None:
+                        raise ValidationError(rel.key, MISSING_REFERENCE)
+
+
 def prepare_write(item, session) -> None:
     """Derive the estate, check the row's rules and the user's estates (used by every write path)."""
     check_integer_ranges(item)
+    check_references(item, session)
     if hasattr(item, "derive_estate"):
         item.derive_estate(session)
     if hasattr(item, "validate"):

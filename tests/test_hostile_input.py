@@ -80,6 +80,36 @@ def _form_fields(view, kind):
     return [f.name for f in form if f.name not in ("csrf_token", "row_version")]
 
 
+MISSING = "所选的记录不存在(可能已被删除),请重新选择"
+
+
+def test_references_to_records_that_do_not_exist_are_refused_naming_the_field(app, make, client, session):
+    """A key or a list of related records naming an id no row has: 422 with the field's name, nothing
+    changed (the database alone would refuse without saying which field)."""
+    from models.master import Building, Staff
+
+    kept, other = make.estate("绿苑"), make.estate("翠苑")
+    section = make.department("水电处", estate=kept)
+    make.user("系统管理员", username="boss")
+    clerk = make.user("接待员", estates=[kept], username="c9", department=section)
+    session.commit()
+    staff_id = session.query(Staff.id).filter_by(user_id=clerk.id).scalar()
+    h = api_token(client, "boss")
+    for body, field in (({"estates": [other.id, 999999]}, "estates"), ({"department_id": 999999}, "department_id"),
+                        ({"user_id": 999999}, "user_id")):
+        r = client.put(f"/api/v1/staff/{staff_id}", json=body, headers=h)
+        assert (r.status_code, r.json["message"]) == (422, {field: [MISSING]}), body
+    r = client.post("/api/v1/building/", json={"estate_id": 999999, "name": "9号楼"}, headers=h)
+    assert (r.status_code, r.json["message"]) == (422, {"estate_id": [MISSING]})
+    session.expire_all()
+    staff = session.get(Staff, staff_id)
+    assert [e.id for e in staff.estates] == [kept.id] and staff.department_id == section.id
+    assert session.query(Building).count() == 0
+    # what exists is taken
+    r = client.put(f"/api/v1/staff/{staff_id}", json={"estates": [other.id]}, headers=h)
+    assert r.status_code == 200 and r.json["result"]["estates"] == [other.id]
+
+
 def test_screen_forms_never_fail_on_hostile_values(app, make, client):
     make.user("系统管理员", username="boss")
     estate = make.estate("甲小区")
