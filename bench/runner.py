@@ -30,8 +30,8 @@ GOALS = {
     "screen_p95_ms": "",
     "screen_statements": "constant",
     "untuned_ratio": "≤ 0.5",
-    "api_scale": "≤ 1.5 × (10k)",
-    "screen_scale": "≤ 1.5 × (10k)",
+    "api_scale": "≤ 1.5 × ({small})",
+    "screen_scale": "≤ 1.5 × ({small})",
     "overdue_scan_s": "≤ 2 s",
     "overdue_scan_statements": "independent of N",
     "payment_requests_s": "≤ 30 s",
@@ -40,6 +40,13 @@ GOALS = {
     "load_rps": "",
     "load_p95_ms": "≤ 250 ms",
 }
+
+
+def _size(orders: int) -> str:
+    """10,000 → "10k", 1,000,000 → "1M"."""
+    if orders % 1_000_000 == 0:
+        return f"{orders // 1_000_000}M"
+    return f"{orders // 1000}k" if orders % 1000 == 0 else f"{orders:,}"
 
 
 def env_int(name: str, default: int) -> int:
@@ -120,7 +127,7 @@ def figures(large: dict, small: dict | None, dialect: str) -> list[dict]:
 
     def add(name, value, unit, goal_ok=None, floor=None, ratio=None, orders=None, **extra):
         record = {"figure": name, "db": dialect, "orders": orders or large["orders"], "value": value, "unit": unit,
-                  "goal": GOALS.get(name, "")}
+                  "goal": GOALS.get(name, "").format(small=_size(small["orders"]) if small else "")}
         if floor is not None:
             record["floor"] = floor
         if ratio is not None:

@@ -97,3 +97,6 @@ def test_every_measurement_runs(bench_db):
     print_table(records, out)
     assert "screen_median_ms" in out.getvalue()
     json.dumps(records, ensure_ascii=False, default=str)
+    # with a smaller database the scale figures name its size in their goal
+    scaled = figures(large, {"orders": 100, "web": web, "overdue_scan": scan}, "sqlite")
+    assert {r["figure"]: r["goal"] for r in scaled}["api_scale"] == "≤ 1.5 × (100)"
