@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import func, select
 
-from models.base import fmt_dt, fmt_money
+from models.base import fmt_dt, fmt_money, person_name
 
 
 def my_open_task_count() -> int:
@@ -31,6 +31,7 @@ def my_open_task_count() -> int:
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["dt"] = fmt_dt
     app.jinja_env.filters["money"] = fmt_money
+    app.jinja_env.filters["person"] = person_name
     app.jinja_env.globals["my_open_task_count"] = my_open_task_count
     app.jinja_env.globals["company_name"] = app.config.get("COMPANY_NAME", "")
 

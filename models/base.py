@@ -50,6 +50,14 @@ def fmt_dt(value: datetime | date | None) -> str:
     return value.strftime("%Y-%m-%d")
 
 
+def person_name(user) -> str:
+    """A login as Chinese offices write a name: family name first, no space (叶春梅, not FAB's
+    "春梅 叶"); the user name when the login has no name."""
+    if user is None:
+        return ""
+    return f"{user.last_name or ''}{user.first_name or ''}".strip() or (user.username or "")
+
+
 def money(value) -> Decimal:
     """A Decimal with two places; floats are refused so money is never binary-rounded."""
     if isinstance(value, float):

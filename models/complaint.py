@@ -31,6 +31,7 @@ from models.base import (
     local,
     parse_choice,
     parse_text,
+    person_name,
     require_text,
     utcnow,
 )
@@ -227,13 +228,11 @@ class Complaint(EstateOwned, AuditMixinNullable, Model):
 
     @property
     def replied_by_name(self) -> str:
-        user = self.replied_by
-        return f"{user.last_name or ''}{user.first_name or ''}" if user is not None else ""
+        return person_name(self.replied_by)
 
     @property
     def received_by_name(self) -> str:
-        user = self.created_by
-        return f"{user.last_name or ''}{user.first_name or ''}" if user is not None else ""
+        return person_name(self.created_by)
 
     @property
     def reply_summary(self) -> str:

@@ -31,6 +31,7 @@ from models.base import (
     fmt_dt,
     local,
     money,
+    person_name,
     require_text,
     utcnow,
 )
@@ -554,7 +555,7 @@ def _user_name(user) -> str:
         name = session.scalar(select(Staff.name).where(Staff.user_id == user.id))
         if name:
             return name
-    return f"{user.last_name or ''}{user.first_name or ''}" or user.username
+    return person_name(user)
 
 
 def status_labels(code: str | None) -> str:

@@ -143,3 +143,25 @@ def test_user_roles_with_a_vanished_role_are_refused(app, admin, make, session):
     assert MESSAGES["zh"]["choice"] in resp.get_data(as_text=True)
     session.expire_all()
     assert [r.name for r in sm.get_user_by_id(user.id).roles] == ["接待员"]
+
+
+def test_logins_are_named_family_name_first(app, admin, make, session):
+    """FAB writes a login as "春梅 叶"; the screens write 叶春梅: the navbar, the staff screens' login
+    choices (with the account, two people may share a name) and the staff list's account column."""
+    from models.base import person_name
+    from models.master import Staff
+
+    sm = app.appbuilder.sm
+    user = make.user("接待员", username="jdy9")
+    user.first_name, user.last_name = "春梅", "叶"
+    session.commit()
+    assert person_name(user) == "叶春梅"
+    staff = session.query(Staff).filter_by(user_id=user.id).one()
+    edit = admin.get(f"/staffview/edit/{staff.id}").get_data(as_text=True)
+    assert ">叶春梅(jdy9)</option>" in edit and "春梅 叶" not in edit
+    listing = admin.get("/staffview/list/").get_data(as_text=True)
+    assert ">jdy9<" in listing and "春梅 叶" not in listing
+    admin.get("/logout/")
+    login(admin, "jdy9")
+    assert "叶春梅" in admin.get("/staffview/list/").get_data(as_text=True).split("navbar-right", 1)[1][:2000]
+    assert sm.find_user(username="jdy9").get_full_name() == "春梅 叶"  # FAB's own order, not shown

@@ -13,11 +13,12 @@ from datetime import datetime
 from flask import abort, flash, redirect, request, send_file, url_for
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.models.filters import BaseFilter, map_args_filter
+from flask_appbuilder.security.sqla.models import User
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.scope import request_user
-from models.base import MAX_ID, fmt_dt, stale_conflict
+from models.base import MAX_ID, fmt_dt, person_name, stale_conflict
 from models.workflow import Actor
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,8 @@ def display_value(value):
         return fmt_dt(value)
     if isinstance(value, Decimal):
         return f"{value:,.2f}"
+    if isinstance(value, User):
+        return person_name(value)
     return value
 
 

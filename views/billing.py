@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from app import roles
 from app.scope import ScopedInterface, allowed_estate_ids, scoped
-from models.base import DomainError, ValidationError, fmt_dt, utcnow
+from models.base import DomainError, ValidationError, fmt_dt, person_name, utcnow
 from models.billing import (
     FeeStandard,
     Payment,
@@ -50,13 +50,6 @@ roles.extend(
         "处主任": {"FeeStandard": READ},
     }
 )
-
-
-def user_label(user) -> str:
-    """A colleague as a clerk writes the name: 张秀华, not 秀华 张."""
-    if user is None:
-        return ""
-    return f"{user.last_name or ''}{user.first_name or ''}".strip() or user.username
 
 
 def money_cell(value) -> str:
@@ -224,7 +217,7 @@ class PaymentRequestView(DocumentViewMixin, TransitionViewMixin, ScopedModelView
             "id": "request-payments",
             "headers": [_("收款时间"), _("金额(元)"), _("方式"), _("收据号"), _("状态"), _("登记人"), _("备注"), ""],
             "rows": [
-                [p.paid_at, money_cell(p.amount), p.method_label, _payment_link(p), p.status_label, user_label(p.registered_by),
+                [p.paid_at, money_cell(p.amount), p.method_label, _payment_link(p), p.status_label, person_name(p.registered_by),
                  p.note or "", _reverse_link(p) if can_reverse and p.status == "registered" else ""]
                 for p in item.payments
             ],
@@ -293,7 +286,7 @@ class PaymentView(DocumentViewMixin, TransitionViewMixin, ScopedModelView):
         "reversal": _l("冲红记录"),
         "reverses_id": _l("冲红的收款"),
     } | ID_LABELS
-    formatters_columns = {"registered_by": user_label}
+    formatters_columns = {"registered_by": person_name}
     list_columns = ["paid_at", "payment_request", "estate", "amount", "method_label", "receipt_label", "status_label", "registered_by"]
     show_columns = ["payment_request", "estate", "period", "amount", "method_label", "receipt_label", "status_label", "paid_at",
                     "registered_by", "note", "reverses", "reversal"]

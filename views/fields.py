@@ -13,7 +13,7 @@ from wtforms.fields.core import UnboundField
 from wtforms.validators import Optional
 from wtforms.widgets import html_params
 
-from models.base import TZ, local
+from models.base import TZ, local, person_name
 
 
 class LocalDateTimeWidget:
@@ -57,6 +57,13 @@ class LocalDateField(DateField):
             super().process_formdata(valuelist)
         except ValueError as exc:
             raise ValueError(_("日期格式不正确,应为 2026-11-29")) from exc
+
+
+def login_label(user) -> str:
+    """A login in a choice list: the name as Chinese offices write it, and the user name (two people
+    may share a name)."""
+    name = person_name(user)
+    return name if name == user.username else f"{name}({user.username})"
 
 
 class StrictQuerySelectMultipleField(fab_fields.QuerySelectMultipleField):

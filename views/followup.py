@@ -160,13 +160,6 @@ class EventLogMixin(DocumentViewMixin):
     list_template = "wuye/followup_list.html"
 
 
-def user_name(user) -> str:
-    """How a clerk names a colleague: 张秀华, not 秀华 张."""
-    if user is None:
-        return ""
-    return f"{user.last_name or ''}{user.first_name or ''}".strip() or user.username
-
-
 FOLLOWUP_PERMISSIONS = PERMISSION_MAP
 
 

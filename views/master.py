@@ -204,6 +204,8 @@ class StaffView(ScopedModelView):
     show_columns = add_columns
     search_columns = ["name", "department", "active"]
     base_order = ("name", "asc")
+    # the login column names the account (its name is the staff member's, in the first column)
+    formatters_columns = {"user": lambda user: user.username if user is not None else ""}
     add_form_extra_fields = edit_form_extra_fields = {
         "phone": StringField(_l("电话"), validators=[Optional(), PhoneCheck(False)], widget=BS3TextFieldWidget()),
     }

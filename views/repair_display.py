@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy import select
 
-from models.base import utcnow
+from models.base import person_name, utcnow
 from models.master import Staff
 from models.repair import OVERDUE_LABELS, RepairOrder, RepairStatus, Urgency, repair_flow
 from views.repair_choices import g_session
@@ -168,7 +168,7 @@ def timeline(order: RepairOrder) -> list[dict]:
         user = event.user
         if user is not None and user.id not in names:
             staff = g_session().scalar(select(Staff.name).where(Staff.user_id == user.id))
-            names[user.id] = staff or f"{user.last_name or ''}{user.first_name or ''}" or user.username
+            names[user.id] = staff or person_name(user)
         transition = repair_flow.transitions.get(event.transition)
         rows.append(
             {

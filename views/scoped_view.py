@@ -10,6 +10,7 @@ from flask_appbuilder import ModelView
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_appbuilder.security.sqla.models import User
 from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
 from flask_appbuilder.widgets import ShowWidget
 from flask_babel import lazy_gettext as _l
@@ -18,7 +19,7 @@ from wtforms.fields.core import UnboundField
 
 from models.base import DomainError, check_version
 from views.base import PERMISSION_MAP, VERSION_FIELD, SafeActionsMixin, display_value, versioned
-from views.fields import strict_multiple_selects
+from views.fields import login_label, strict_multiple_selects
 from views.widgets import ScreenListWidget, ScreenSearchWidget
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,9 @@ class ScopedModelView(SafeActionsMixin, ModelView):
                 # in the forms and in the search menu
                 if isinstance(field, UnboundField) and field.field_class is QuerySelectField:
                     field.kwargs.setdefault("blank_text", _l("— 不选 —"))
+                if isinstance(field, UnboundField) and self.datamodel.is_relation(name) \
+                        and issubclass(self.datamodel.get_related_model(name), User):
+                    field.kwargs["get_label"] = login_label  # 叶春梅(jdy), not FAB's "春梅 叶"
         strict_multiple_selects(self.add_form, self.edit_form)
         if versioned(self.datamodel.obj):
             # the version the clerk saw travels with the edit form: saving over a newer version is refused

@@ -12,11 +12,11 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from app import roles
 from app.scope import ScopedInterface
-from models.base import MAX_ID, DomainError, parse_bool
+from models.base import MAX_ID, DomainError, parse_bool, person_name
 from models.services_price import AnnounceMethod, PriceList, PriceListLine, draft_price_list, margin_limit
 from views import add_screen
 from views.base import commit_or_conflict
-from views.billing import ID_LABELS, money_cell, user_label
+from views.billing import ID_LABELS, money_cell
 from views.documents import DocumentViewMixin, ListToolbarMixin
 from views.rest import ScopedModelRestApi
 from views.scoped_view import ScopedModelView
@@ -104,7 +104,7 @@ class PriceListView(DocumentViewMixin, TransitionViewMixin, ScopedModelView):
     action_revise = transition_action("revise", _l("重新拟定"), "fa-pencil", multiple=False)
     action_announce = transition_action("announce", _l("公告"), "fa-bullhorn", multiple=False)
     description_columns = {"basis": _l("上年度总结中业户的需求与意见;保存后可「从上年/目录填充」服务项目")}
-    formatters_columns = {c: user_label for c in ("drafted_by", "submitted_by", "decided_by", "announced_by")}
+    formatters_columns = {c: person_name for c in ("drafted_by", "submitted_by", "decided_by", "announced_by")}
 
     def action_visible(self, item, name: str) -> bool:
         return name != "fill" or item.status == "draft"

@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from app import roles
 from app.scope import ScopedInterface, allowed_estate_ids, scoped
-from models.base import MAX_ID, local, utcnow
+from models.base import MAX_ID, local, person_name, utcnow
 from models.billing import PaymentMethod, period_of, shift_period
 from models.services_subscription import (
     CashHandover,
@@ -31,7 +31,7 @@ from models.services_subscription import (
 )
 from views import add_screen
 from views.base import PERMISSION_MAP, current_actor
-from views.billing import ID_LABELS, money_cell, user_label
+from views.billing import ID_LABELS, money_cell
 from views.documents import DocumentViewMixin, ListToolbarMixin
 from views.rest import ScopedModelRestApi
 from views.scoped_view import ScopedModelView
@@ -374,7 +374,7 @@ class CashHandoverView(ListToolbarMixin, ScopedModelView):
         "staff_id": _l("交款人(服务人员)"),
         "received_by_id": _l("财务收款人"),
     } | ID_LABELS
-    formatters_columns = {"received_by": user_label}
+    formatters_columns = {"received_by": person_name}
     list_columns = ["handed_at", "estate", "staff", "delivery_count", "collected", "handed_in", "difference", "result_label", "received_by"]
     add_columns = ["estate", "staff", "handed_in", "receipt_no", "note"]
     edit_columns = ["note"]
