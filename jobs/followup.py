@@ -8,11 +8,9 @@ from sqlalchemy import select
 
 from jobs import job
 from jobs.overdue import scan_part
-from models.complaint import build_week, previous_week, scan_reply_overdue
+from models.complaint import RECEPTION_ROLE, build_week, previous_week, scan_reply_overdue
 from models.rectification import DUTY_ROLE, ensure_plans, open_after_rain, scan_rectifications, settle_returned
 from models.revisit import Revisit, RevisitStatus
-
-RECEPTION_ROLE = "接待员"
 
 
 @job("revisit_plan", "回访计划", trigger="cron", minute=5)

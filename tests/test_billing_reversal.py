@@ -272,7 +272,7 @@ def test_screen_reverse_with_a_reason_and_both_entries_on_the_request(client, se
     again = client.post(f"/paymentview/do/reverse/{paid.id}", data={"reason": "再冲", "row_version": paid.version})
     assert again.status_code == 200 and "当前状态为「已冲红」" in again.get_data(as_text=True)
     assert session.query(Payment).count() == 2
-    assert session.scalars(select(Event).where(Event.object_type == "payment")).all()[0].note
+    assert session.scalars(select(Event).where(Event.object_type == "payment").order_by(Event.id)).all()[0].note
 
 
 def test_screen_reverse_is_not_offered_to_reception(client, session, billed):

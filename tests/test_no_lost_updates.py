@@ -101,7 +101,7 @@ def test_deletes_and_job_changes_are_recorded_without_a_user(app, make, session)
     building = make.building(estate, name="9号楼")
     session.delete(building)
     session.commit()
-    entries = session.scalars(select(ChangeLog).where(ChangeLog.object_type == "building")).all()
+    entries = session.scalars(select(ChangeLog).where(ChangeLog.object_type == "building").order_by(ChangeLog.id)).all()
     assert [e.action for e in entries] == ["create", "delete"]
     assert entries[1].user_id is None and entries[1].change_map["name"] == ["9号楼", None]
 
