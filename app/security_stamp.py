@@ -74,9 +74,6 @@ class SecurityCache:
         self.entries[key] = (version, now + seconds, value)
         return value
 
-    def clear(self) -> None:
-        self.entries.clear()
-
 
 def cache_of(name: str) -> SecurityCache:
     """The application's cache of one kind ("role_permissions", "user_estates")."""
