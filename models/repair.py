@@ -268,12 +268,12 @@ class RepairOrder(EstateOwned, AuditMixinNullable, Model):
 
     @property
     def recorder_name(self) -> str:
-        return _user_name(self.recorded_by)
+        return colleague_name(self.recorded_by)
 
     @property
     def receiver_name(self) -> str:
         """接受人: who picked the order up at the duty room."""
-        return _user_name(self.picked_up_by)
+        return colleague_name(self.picked_up_by)
 
     @property
     def assignee_name(self) -> str:
@@ -545,7 +545,8 @@ def _qty(value) -> str:
     return text
 
 
-def _user_name(user) -> str:
+def colleague_name(user) -> str:
+    """A login as the repair screens name it: the staff member's name, else the login's own."""
     if user is None:
         return ""
     from models.master import Staff

@@ -8,12 +8,9 @@ import logging
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
-from sqlalchemy import select
 
-from models.base import person_name, utcnow
-from models.master import Staff
-from models.repair import OVERDUE_LABELS, RepairOrder, RepairStatus, Urgency, repair_flow
-from views.repair_choices import g_session
+from models.base import utcnow
+from models.repair import OVERDUE_LABELS, RepairOrder, RepairStatus, Urgency, colleague_name, repair_flow
 
 logger = logging.getLogger(__name__)
 
@@ -167,8 +164,7 @@ def timeline(order: RepairOrder) -> list[dict]:
     for event in order.event_rows():
         user = event.user
         if user is not None and user.id not in names:
-            staff = g_session().scalar(select(Staff.name).where(Staff.user_id == user.id))
-            names[user.id] = staff or person_name(user)
+            names[user.id] = colleague_name(user)
         transition = repair_flow.transitions.get(event.transition)
         rows.append(
             {
