@@ -30,7 +30,7 @@ from flask_login import current_user
 from sqlalchemy import delete, select
 
 from app.permission_labels import permission_label, permissions_text
-from app.security_stamp import cache_of, remember_version, version_column
+from app.security_stamp import VERSION_COLUMN, cache_of, remember_version
 from models.base import fmt_dt, utcnow
 
 logger = logging.getLogger(__name__)
@@ -193,7 +193,7 @@ class WuyeSecurityManager(SecurityManager):
 
         model = self.user_model
         row = self.session.execute(
-            select(model, version_column())
+            select(model, VERSION_COLUMN)
             .where(model.id == int(pk))
             .options(joinedload(model.roles), joinedload(model.groups))
         ).unique().first()

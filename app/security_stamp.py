@@ -38,9 +38,8 @@ _random = random.SystemRandom()
 clock = time.monotonic  # the entries' time limit (tests move it)
 
 
-def version_column():
-    """The number as a column of the statement that loads the request's user."""
-    return select(_stamp.c.version).where(_stamp.c.id == 1).scalar_subquery().label("security_version")
+# the number as a column of the statement that loads the request's user (built once: it never changes)
+VERSION_COLUMN = select(_stamp.c.version).where(_stamp.c.id == 1).scalar_subquery().label("security_version")
 
 
 def remember_version(version) -> None:
