@@ -131,6 +131,20 @@ def check_integer_ranges(item) -> None:
 MISSING_REFERENCE = _l("所选的记录不存在(可能已被删除),请重新选择")
 
 
+_KEYED_CLASSES: dict = {}
+
+
+def _keyed_class(mapper, column):
+    """The mapped class whose single-column primary key `column` is, or None."""
+    if column not in _KEYED_CLASSES:
+        _KEYED_CLASSES[column] = next(
+            (m.class_ for m in mapper.registry.mappers
+             if m.local_table is column.table and m.inherits is None and tuple(m.primary_key) == (column,)),
+            None,
+        )
+    return _KEYED_CLASSES[column]
+
+
 def check_references(item, session) -> None:
     """A reference to a record that does not exist is refused naming its field: a key column set or
     changed to an id no row has, and a related record given by an unknown id (the API's deserializer
@@ -148,9 +162,14 @@ def check_references(item, session) -> None:
         if value is None or not (state.transient or state.pending or state.attrs[prop.key].history.has_changes()):
             continue
         target = next(iter(prop.columns[0].foreign_keys)).column
+        cls = _keyed_class(mapper, target)
         with session.no_autoflush:
-            if session.execute(select(literal_column("1")).select_from(target.table).where(target == value).limit(1)).first() is None:
-                raise ValidationError(prop.key, MISSING_REFERENCE)
+            if cls is not None:  # through the identity map: the row is at hand when the write reads it next
+                found = session.get(cls, value) is not None
+            else:
+                found = session.execute(select(literal_column("1")).select_from(target.table).where(target == value).limit(1)).first() is not None
+        if not found:
+            raise ValidationError(prop.key, MISSING_REFERENCE)
     for rel in mapper.relationships:
         loaded = state.attrs[rel.key].loaded_value
         if loaded is NO_VALUE or loaded is None:
