@@ -128,6 +128,8 @@ def check_integer_ranges(item) -> None:
                 raise ValidationError(column.key, _l("数值超出范围"))
 
 
+# a write the database refused for a unique or foreign key
+CONFLICT = _l("数据与已有记录冲突(重复或引用不存在的记录)")
 MISSING_REFERENCE = _l("所选的记录不存在(可能已被删除),请重新选择")
 
 
@@ -354,7 +356,7 @@ class ScopedInterface(SQLAInterface):
             raise stale_conflict() from ex
         except IntegrityError as ex:
             session.rollback()
-            raise ValidationError("id", _l("数据与已有记录冲突(重复或引用不存在的记录)")) from ex
+            raise ValidationError("id", CONFLICT) from ex
         except SQLAlchemyError as ex:
             session.rollback()
             raise DatabaseException(str(_l("数据库错误,未保存"))) from ex

@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError as MarshmallowError
 from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
 
+from app.scope import CONFLICT
 from models.base import DomainError, check_version
 from models.workflow import WORKFLOWS
 from views.base import PERMISSION_MAP, commit_or_conflict, current_actor, versioned
@@ -174,7 +175,7 @@ class ScopedModelRestApi(ModelRestApi):
             return self._domain_response(error)
         except IntegrityError:
             session.rollback()
-            return self.response_422(message={"id": [str(_l("数据与已有记录冲突(重复或引用不存在的记录)"))]})
+            return self.response_422(message={"id": [str(CONFLICT)]})
         session.refresh(item)
         return self.response(201 if pk is None else 200, id=item.id, result=self.show_model_schema.dump(item))
 
