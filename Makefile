@@ -7,7 +7,7 @@ STAMP := $(VENV)/.install-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test install translations migration lint bench jobs clean
+.PHONY: run test install translations migration lint bench jobs clean pot extract
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -52,13 +52,17 @@ migration: $(STAMP)
 	mv migrations/versions/0001_initial_initial.py migrations/versions/0001_initial.py && rm -rf $$tmp && \
 	echo "migrations/versions/0001_initial.py regenerated"
 
+# The source strings into $(POT) (translations/messages.pot; tests write elsewhere to compare).
+POT ?= translations/messages.pot
+pot: $(STAMP)
+	@$(BIN)/pybabel -q extract -F babel.cfg -k _ -k _l -k gettext -k lazy_gettext -k ngettext:1,2 -k Col \
+		-k lazy_ngettext:1,2 --add-comments=TRANSLATORS: --project=wuye --version=0.1 \
+		--sort-output --add-location=file --no-wrap -o $(POT) .
+
 # Chinese source strings of app/, models/, views/, jobs/ and app/templates/ (see babel.cfg) into
 # translations/messages.pot, then both catalogues updated without fuzzy guesses. FAB's English strings
 # that we translate or reword stay because app/fab_strings.py marks them.
-extract: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k _l -k gettext -k lazy_gettext -k ngettext:1,2 -k Col \
-		-k lazy_ngettext:1,2 --add-comments=TRANSLATORS: --project=wuye --version=0.1 \
-		--sort-output --add-location=file --no-wrap -o translations/messages.pot .
+extract: pot
 	$(BIN)/pybabel update -i translations/messages.pot -d translations -D messages \
 		--no-fuzzy-matching --ignore-obsolete --no-wrap
 

@@ -93,6 +93,20 @@ def _placeholders(message, text: str) -> list[str]:
 
 
 # ---------------------------------------------------------------- catalogues
+def test_the_template_holds_every_message_the_source_has(tmp_path):
+    """A message added to the code without `make extract` is missing from both catalogues: English
+    screens would show it in Chinese, and the catalogue tests below would not know it exists."""
+    import subprocess
+    import sys
+
+    pot = tmp_path / "messages.pot"
+    subprocess.run(["make", "-s", "pot", f"POT={pot}", f"BIN={Path(sys.executable).parent}"],
+                   cwd=TRANSLATIONS.parent, check=True, capture_output=True)
+    source = {m.id for m in _catalog(pot) if m.id}
+    template = {m.id for m in _catalog(TRANSLATIONS / "messages.pot") if m.id}
+    assert source - template == set(), "run `make extract` and translate the new messages"
+
+
 def test_every_extracted_message_is_in_both_catalogues_without_fuzzy_guesses():
     template = {m.id for m in _catalog(TRANSLATIONS / "messages.pot") if m.id}
     assert len(template) > 100
